@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 from pathlib import Path
 
 import av
 import pyarrow.parquet as pq
 
 from affectgpt.cli import main as cli_main
+from dataset_scripts.card import render_card
+from dataset_scripts.synth_mer import synth_card
 
 CONFIG = "synth-mer"
 
@@ -32,7 +33,8 @@ def video_only_copy(src: Path, dst: Path) -> None:
 
 
 def make_variant(data: Path, out: Path, drop: str) -> Path:
-    """A copy of the dataset's test split with one modality removed; media paths made absolute."""
+    """A copy of the dataset's test split with one modality (or, for "none", nothing) removed; media paths
+    made absolute."""
     shard = next((data / CONFIG).glob("test-*.parquet"))
     rows = pq.read_table(shard).to_pylist()
     media = out / "media"
@@ -55,7 +57,8 @@ def make_variant(data: Path, out: Path, drop: str) -> Path:
         pq.read_table(shard).schema.empty_table().from_pylist(rows, schema=pq.read_schema(shard)),
         out / CONFIG / shard.name,
     )
-    shutil.copy(data / "README.md", out / "README.md")
+    # A card of its own: the source's card may also declare a train split, which this copy does not have.
+    (out / "README.md").write_text(render_card(synth_card(), {CONFIG: {"test": len(rows)}}))
     return out
 
 
@@ -69,7 +72,7 @@ def main() -> None:
     args = parser.parse_args()
     table = {}
     for drop in ("none", "video", "audio", "subtitle"):
-        data = args.data if drop == "none" else make_variant(args.data, args.out / f"data-no-{drop}", drop)
+        data = make_variant(args.data, args.out / f"data-no-{drop}", drop)
         res_dir = args.out / f"results-no-{drop}"
         code = cli_main(
             [
@@ -95,10 +98,9 @@ def main() -> None:
     print("|---|---:|---:|---:|---:|")
     for drop, row in table.items():
         m = row.get("metrics", row)
-        print(
-            f"| {drop} | {100 * m['hit_rate']:.2f} | {100 * m['weighted_f1']:.2f} | {100 * m['accuracy']:.2f} "
-            f"| {100 * m['fscore']:.2f} |"
-        )
+        cells = [m.get(key) for key in ("hit_rate", "weighted_f1", "accuracy", "fscore")]
+        # The EW F-score is undefined (None) when no prediction has a word on the wheel.
+        print(f"| {drop} | " + " | ".join("n/a" if v is None else f"{100 * v:.2f}" for v in cells) + " |")
 
 
 if __name__ == "__main__":
