@@ -192,14 +192,23 @@ class AffectGPTModel(AffectGPTPreTrainedModel):
         (N, C, S) raw 16 kHz clips -> (N, C, d_a)
         """
         n, c = input_features.shape[:2]
-        clips = input_features.flatten(0, 1)  # (N, C, S) -> (N*C, S)
+        # Audio no longer than one clip gives C identical clips (every clip starts at 0 of the padded waveform):
+        # the tower runs once per such sample, the rest of the rows copy its features. Same math, up to C times
+        # less tower work on short clips.
+        repeated = (input_features == input_features[:, :1]).flatten(1).all(dim=1)  # (N,)
+        keep = torch.ones(n, c, dtype=torch.bool, device=input_features.device)  # (N, C)
+        keep[repeated, 1:] = False
+        clips = input_features[keep]  # (N, C, S) -> (M, S), M = clips actually encoded
         clips = clips.to(device=self.audio_tower.device, dtype=self.audio_tower.dtype)
         with torch.set_grad_enabled(torch.is_grad_enabled() and self._tower_trainable(self.audio_tower)):
             hidden = self.audio_tower(clips, output_hidden_states=True).hidden_states
         layers = torch.stack(
             hidden[-self.config.hubert_layers :], dim=0
-        )  # L x (N*C, S', d_a) -> (L, N*C, S', d_a)
-        feats = layers.mean(dim=0).mean(dim=1)  # (L, N*C, S', d_a) -> (N*C, S', d_a) -> (N*C, d_a)
+        )  # L x (M, S', d_a) -> (L, M, S', d_a)
+        feats = layers.mean(dim=0).mean(dim=1)  # (L, M, S', d_a) -> (M, S', d_a) -> (M, d_a)
+        source = (keep.flatten().cumsum(0) - 1).view(n, c)  # (N, C): row of `feats` that holds each clip
+        source[repeated] = source[repeated, :1]  # repeated samples read their first clip's row
+        feats = feats.index_select(0, source.flatten().to(feats.device))  # (M, d_a) -> (N*C, d_a)
         return feats.reshape(n, c, -1).to(self._fusion_dtype())  # (N*C, d_a) -> (N, C, d_a)
 
     @staticmethod

@@ -215,6 +215,25 @@ def test_official_fusion_math_matches_numpy_restatement(model):
     assert not np.allclose(linear((soft * z_v).sum(0), inner.affectgpt_proj), video_token, atol=1e-4)
 
 
+def test_repeated_audio_clips_are_encoded_once_with_the_same_features(model):
+    """Audio no longer than one clip repeats one clip C times; the tower runs once for it, same features."""
+    inner = model.model
+    feats = media(3, seed=4)["input_features"]
+    feats[0] = feats[0, :1]  # sample 0: one clip repeated 8 times; samples 1-2: distinct clips
+    feats[2] = 0.0  # a sample without audio: zeros, also repeated
+    seen = []
+    hook = inner.audio_tower.register_forward_pre_hook(lambda mod, args: seen.append(args[0].shape[0]))
+    with torch.no_grad():
+        try:
+            got = inner.get_audio_features(feats)  # (3, 8, d_a)
+        finally:
+            hook.remove()
+        hidden = inner.audio_tower(feats.flatten(0, 1), output_hidden_states=True).hidden_states
+    want = torch.stack(hidden[-inner.config.hubert_layers :]).mean(0).mean(1).reshape(3, 8, -1)
+    assert seen == [1 + 8 + 1]
+    torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5)
+
+
 def _strip_after_eos(seq: list[int], eos: set[int]) -> list[int]:
     for i, tok in enumerate(seq):
         if tok in eos:
