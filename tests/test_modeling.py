@@ -234,6 +234,41 @@ def test_repeated_audio_clips_are_encoded_once_with_the_same_features(model):
     torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5)
 
 
+def test_audio_tower_runs_in_bounded_chunks_with_the_same_features(model, monkeypatch):
+    """At most AUDIO_CLIPS_PER_CALL clips per tower call; chunking changes nothing in the features."""
+    import modeling_affectgpt.modeling_affectgpt as modeling
+
+    inner = model.model
+    feats = media(3, seed=5)["input_features"]  # 24 distinct clips
+    with torch.no_grad():
+        whole = inner.get_audio_features(feats)
+        monkeypatch.setattr(modeling, "AUDIO_CLIPS_PER_CALL", 5)
+        seen = []
+        hook = inner.audio_tower.register_forward_pre_hook(lambda mod, args: seen.append(args[0].shape[0]))
+        try:
+            chunked = inner.get_audio_features(feats)
+        finally:
+            hook.remove()
+    assert seen == [5, 5, 5, 5, 4]
+    torch.testing.assert_close(chunked, whole, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("rows", [1, 3])
+def test_inference_logits_match_the_lm_head(model, rows):
+    """The no-grad CPU logits (computed as W @ hᵀ for 2+ rows) equal lm_head's, in shape and value."""
+    ids = torch.tensor([prompt(False, False, body=(101 + i, 102, 103)) for i in range(rows)])
+    with torch.no_grad():
+        hidden = model.model(input_ids=ids).last_hidden_state  # (rows, L, H)
+        want = model.lm_head(hidden[:, -2:, :])  # (rows, 2, V)
+        got = model(input_ids=ids, logits_to_keep=2).logits
+    assert got.shape == want.shape == (rows, 2, model.config.text_config.vocab_size)
+    torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
+    assert torch.equal(got.argmax(-1), want.argmax(-1))
+    assert model._vocab_gemm_transposed(hidden[:, -2:, :]) == (rows * 2 > 1)
+    # With gradients (training) the plain lm_head path is kept: its logits are contiguous.
+    assert model(input_ids=ids, logits_to_keep=2).logits.is_contiguous()
+
+
 def _strip_after_eos(seq: list[int], eos: set[int]) -> list[int]:
     for i, tok in enumerate(seq):
         if tok in eos:

@@ -45,6 +45,9 @@ AUTO_MAP = {
     "AutoModelForMultimodalLM": "modeling_affectgpt.AffectGPTForConditionalGeneration",
 }
 
+# Audio clips per audio-tower call (see `get_audio_features`).
+AUDIO_CLIPS_PER_CALL = 16
+
 # Inputs that exist only for the prefill step; the flags are ours, the tensors are also in transformers' list.
 _PREFILL_ONLY_INPUTS = (
     "pixel_values_videos",
@@ -201,15 +204,24 @@ class AffectGPTModel(AffectGPTPreTrainedModel):
         clips = input_features[keep]  # (N, C, S) -> (M, S), M = clips actually encoded
         clips = clips.to(device=self.audio_tower.device, dtype=self.audio_tower.dtype)
         with torch.set_grad_enabled(torch.is_grad_enabled() and self._tower_trainable(self.audio_tower)):
-            hidden = self.audio_tower(clips, output_hidden_states=True).hidden_states
-        layers = torch.stack(
-            hidden[-self.config.hubert_layers :], dim=0
-        )  # L x (M, S', d_a) -> (L, M, S', d_a)
-        feats = layers.mean(dim=0).mean(dim=1)  # (L, M, S', d_a) -> (M, S', d_a) -> (M, d_a)
+            # A bounded number of clips per tower call: the conv front end's activations of a whole batch (32
+            # channels x 6,400 steps per clip in the tiny tower) fall out of the CPU caches and cost ~1.5x per
+            # clip; on a GPU the bound caps the tower's peak memory. Clips are independent, the result the same.
+            feats = torch.cat(
+                [self._encode_audio_clips(chunk) for chunk in clips.split(AUDIO_CLIPS_PER_CALL)]
+            )  # (M, d_a)
         source = (keep.flatten().cumsum(0) - 1).view(n, c)  # (N, C): row of `feats` that holds each clip
         source[repeated] = source[repeated, :1]  # repeated samples read their first clip's row
         feats = feats.index_select(0, source.flatten().to(feats.device))  # (M, d_a) -> (N*C, d_a)
         return feats.reshape(n, c, -1).to(self._fusion_dtype())  # (N*C, d_a) -> (N, C, d_a)
+
+    def _encode_audio_clips(self, clips: torch.Tensor) -> torch.Tensor:
+        """(M, S) clips -> (M, d_a): mean of the last `hubert_layers` hidden states, then mean over time."""
+        hidden = self.audio_tower(clips, output_hidden_states=True).hidden_states
+        layers = torch.stack(
+            hidden[-self.config.hubert_layers :], dim=0
+        )  # L x (M, S', d_a) -> (L, M, S', d_a)
+        return layers.mean(dim=0).mean(dim=1)  # (L, M, S', d_a) -> (M, S', d_a) -> (M, d_a)
 
     @staticmethod
     def _tower_trainable(tower: nn.Module) -> bool:
@@ -253,6 +265,14 @@ class AffectGPTModel(AffectGPTPreTrainedModel):
     # ----------------------------------------------------------------------------------------------------------
     # Merge
     # ----------------------------------------------------------------------------------------------------------
+    @staticmethod
+    def _rows(features: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
+        """The rows of the samples that carry the modality; no copy when all do (a batch of frames is large)."""
+        if present.all():
+            return features
+        index = present.nonzero().squeeze(1).to(features.device)  # (N_present,)
+        return features.index_select(0, index)  # (B, ...) -> (N_present, ...)
+
     @staticmethod
     def _resolve_flags(
         flags: torch.Tensor | None, features: torch.Tensor | None, batch_size: int
@@ -332,12 +352,10 @@ class AffectGPTModel(AffectGPTPreTrainedModel):
 
         video = audio = None
         if has_video.any():
-            video_index = has_video.nonzero().squeeze(1).to(pixel_values_videos.device)  # (N_v,)
-            video = self.get_video_features(pixel_values_videos.index_select(0, video_index))  # (N_v, T, d_v)
+            video = self.get_video_features(self._rows(pixel_values_videos, has_video))  # (N_v, T, d_v)
             inputs_embeds = self._scatter(inputs_embeds, video_mask, self.pool_video(video))
         if has_audio.any():
-            audio_index = has_audio.nonzero().squeeze(1).to(input_features.device)  # (N_a,)
-            audio = self.get_audio_features(input_features.index_select(0, audio_index))  # (N_a, C, d_a)
+            audio = self.get_audio_features(self._rows(input_features, has_audio))  # (N_a, C, d_a)
             inputs_embeds = self._scatter(inputs_embeds, audio_mask, self.pool_audio(audio))
         if has_multi.any():
             # Rows of the per-modality feature tensors that belong to samples having both modalities.
@@ -470,7 +488,17 @@ class AffectGPTForConditionalGeneration(AffectGPTPreTrainedModel, GenerationMixi
         )
         hidden_states = outputs.last_hidden_state  # (B, L, H)
         keep = slice(-logits_to_keep, None) if isinstance(logits_to_keep, int) else logits_to_keep
-        logits = self.lm_head(hidden_states[:, keep, :])  # (B, L', V)
+        hidden_states = hidden_states[:, keep, :]  # (B, L', H)
+        if labels is None and not torch.is_grad_enabled() and self._vocab_gemm_transposed(hidden_states):
+            # CPU decoding: the (rows x H) @ (H x V) product with the weight read transposed is up to ~2x slower
+            # in MKL than W @ hᵀ for a few rows; W @ hᵀ reads W in storage order. The result is a transposed view.
+            rows = hidden_states.reshape(-1, hidden_states.shape[-1])  # (B, L', H) -> (B*L', H)
+            logits = torch.mm(
+                self.lm_head.weight, rows.t()
+            ).t()  # (V, H) @ (H, B*L') -> (V, B*L') -> (B*L', V)
+            logits = logits.view(*hidden_states.shape[:-1], -1)  # (B*L', V) -> (B, L', V)
+        else:
+            logits = self.lm_head(hidden_states)  # (B, L', V)
 
         loss = None
         if labels is not None:
@@ -483,6 +511,18 @@ class AffectGPTForConditionalGeneration(AffectGPTPreTrainedModel, GenerationMixi
             past_key_values=outputs.past_key_values,
             hidden_states=outputs.hidden_states,
             attentions=outputs.attentions,
+        )
+
+    def _vocab_gemm_transposed(self, hidden_states: torch.Tensor) -> bool:
+        """Whether `forward` computes the logits as W @ hᵀ: a plain CPU Linear head and 2+ rows (one row is a
+        matrix-vector product, faster the usual way)."""
+        head = self.lm_head
+        return (
+            type(head) is nn.Linear
+            and head.bias is None
+            and hidden_states.device.type == "cpu"
+            and hidden_states.dtype == head.weight.dtype
+            and hidden_states.shape[:-1].numel() > 1
         )
 
     def prepare_inputs_for_generation(self, *args, is_first_iteration: bool | None = False, **kwargs):
