@@ -92,8 +92,15 @@ def load_split(data_dir: str | os.PathLike, config: str | None, split: str, stre
     from datasets import load_dataset
 
     data_dir = os.fspath(data_dir)
+    # A local folder is re-read on every load: datasets keys its Arrow cache of a folder whose card declares
+    # `configs:` on the folder's name and the card only, not on the parquet files, so a rebuilt folder (or any
+    # other folder of the same name) would silently load the old rows; its split-size check then compares with
+    # that stale record. Streaming reads the files directly.
+    fresh = {}
+    if os.path.isdir(data_dir) and not streaming:
+        fresh = {"download_mode": "force_redownload", "verification_mode": "no_checks"}
     try:
-        return load_dataset(data_dir, config, split=split, streaming=streaming)
+        return load_dataset(data_dir, config, split=split, streaming=streaming, **fresh)
     except FileNotFoundError as err:
         raise FileNotFoundError(
             f"no dataset at {data_dir!r} (config {config!r}, split {split!r}): {err}"

@@ -257,7 +257,9 @@ def push_to_hub(
     meta = yaml.safe_load(text.split("---")[1])
     names = configs or [c["config_name"] for c in meta.get("configs", [])]
     for name in names:
-        dd = load_dataset(str(out), name)
+        # force_redownload: datasets caches a local folder under its name, not its files' contents, and a
+        # rebuilt folder must not upload the previous build's rows.
+        dd = load_dataset(str(out), name, download_mode="force_redownload", verification_mode="no_checks")
         for split, ds in dd.items():
             for column in MEDIA_COLUMNS:
                 values = ds.data.column(column).to_pylist()

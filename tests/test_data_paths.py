@@ -117,3 +117,27 @@ def test_load_split_parquet_layout(root, streaming, monkeypatch):
 def test_load_split_missing_dir(tmp_path):
     with pytest.raises(FileNotFoundError):
         load_split(tmp_path / "nope", "synth-mer", "train")
+
+
+def _write_corpus(folder: Path, names: list[str]) -> None:
+    from datasets import Dataset
+
+    (folder / "cfg").mkdir(parents=True, exist_ok=True)
+    Dataset.from_dict({"name": names, "subtitle": [f"s-{n}" for n in names]}).to_parquet(
+        folder / "cfg" / "test-00000-of-00001.parquet"
+    )
+    (folder / "README.md").write_text(
+        "---\nconfigs:\n- config_name: cfg\n  data_files:\n  - split: test\n    path: cfg/test-*.parquet\n---\n"
+    )
+
+
+def test_load_split_reads_the_current_files_not_a_cache_of_a_same_named_folder(tmp_path):
+    """datasets keys its cache of a local folder on the folder's name and card: a rebuilt folder, or another
+    folder of the same name, must still load its own rows (this once scored the wrong test split)."""
+    first, second = tmp_path / "a" / "corpus", tmp_path / "b" / "corpus"
+    _write_corpus(first, ["x", "y", "z"])
+    _write_corpus(second, ["p", "q"])
+    assert [r["name"] for r in load_split(first, "cfg", "test")] == ["x", "y", "z"]
+    assert [r["name"] for r in load_split(second, "cfg", "test")] == ["p", "q"]
+    _write_corpus(first, ["w"])  # rebuilt in place
+    assert [r["name"] for r in load_split(first, "cfg", "test")] == ["w"]
