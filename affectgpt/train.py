@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import itertools
 import json
 import logging
 import math
@@ -57,6 +58,7 @@ DEFAULT_RECIPE: dict[str, dict[str, Any]] = {
         "lora_alpha": 32,
         "lora_dropout": 0.05,
         "train_towers": False,  # deviation for random tiny towers; the paper freezes them
+        "init_fusion_from_data": 0,  # >0: start pooling/projectors standardising this many clips' features
     },
     "data": {
         "path": None,  # dataset folder (`affectgpt build-dataset`) or Hub id
@@ -148,7 +150,21 @@ def load_recipe(recipe: str | os.PathLike | dict, overrides: list[str] | tuple[s
         raise RecipeError(f"export.mode must be one of {_EXPORT_MODES}, got {merged['export']['mode']!r}")
     if not merged["data"]["path"]:
         raise RecipeError("data.path is required (a dataset folder or Hub id)")
+    _check_init_fusion(merged["model"])
     return merged
+
+
+def _check_init_fusion(model_cfg: dict) -> None:
+    count = model_cfg["init_fusion_from_data"]
+    if not isinstance(count, int) or isinstance(count, bool) or count < 0 or count == 1:
+        raise RecipeError(
+            f"model.init_fusion_from_data must be 0 (off) or a number of clips >= 2, got {count!r}"
+        )
+    if count and model_cfg["train_towers"]:
+        raise RecipeError(
+            "model.init_fusion_from_data standardises the towers' features; with model.train_towers the towers "
+            "change during training and the statistics go stale. Use it with frozen towers."
+        )
 
 
 # ------------------------------------------------------------------------------------------------ model
@@ -220,6 +236,27 @@ def configure_trainable(model, model_cfg: dict):
 
 
 # ------------------------------------------------------------------------------------------------ data
+
+
+def _init_fusion_from_data(model, dataset, collator, model_cfg: dict) -> None:
+    """Data-dependent start of the pooling / projectors (affectgpt.fusion_init) from the first training clips."""
+    from affectgpt.fusion_init import FusionInitError, init_fusion_from_data
+
+    rows = list(itertools.islice(iter(dataset), model_cfg["init_fusion_from_data"]))
+    batches = [collator(rows[i : i + 16]) for i in range(0, len(rows), 16)]
+    was_training = model.training
+    model.eval()
+    try:
+        similarity = init_fusion_from_data(model, batches, seed=model_cfg["init_seed"])
+    except FusionInitError as err:
+        raise RecipeError(str(err)) from err
+    finally:
+        model.train(was_training)
+    logger.warning(
+        "init_fusion_from_data: standardised the media features of %d clips; token cosine similarity %s",
+        len(rows),
+        {name: round(value, 4) for name, value in similarity.items()},
+    )
 
 
 def _build_if_missing(data_cfg: dict) -> None:
@@ -463,7 +500,8 @@ def train(
     model, processor = build_model_and_processor(recipe["model"])
     peft_config = configure_trainable(model, recipe["model"])
     dataset = build_train_dataset(recipe["data"], args.seed)
-    collator = AffectGPTTrainingCollator(
+    make_collator = functools.partial(
+        AffectGPTTrainingCollator,
         processor,
         max_length=recipe["collator"]["max_length"],
         ovlabel_ratio=recipe["collator"]["ovlabel_ratio"],
@@ -471,8 +509,10 @@ def train(
         seed=args.seed,
         tasks=tuple(recipe["collator"]["tasks"]),
         resolve_media=functools.partial(resolve_media, data_root=_data_root(recipe["data"])),
-        return_drop_count=True,
     )
+    collator = make_collator(return_drop_count=True)
+    if resume_from is None and recipe["model"]["init_fusion_from_data"]:
+        _init_fusion_from_data(model, dataset, make_collator(), recipe["model"])
     trainer_cls, epoch_callback = _trainer_classes()
     trainer = trainer_cls(
         model=model,

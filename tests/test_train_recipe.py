@@ -67,6 +67,9 @@ def test_overrides_parse_yaml_values():
         (["learning_rate=1"], "needs a section"),
         (["training.lr"], "KEY=VALUE"),
         (["export.mode=zip"], "export.mode"),
+        (["model.train_towers=false", "model.init_fusion_from_data=1"], "init_fusion_from_data must be"),
+        (["model.train_towers=false", "model.init_fusion_from_data=many"], "init_fusion_from_data must be"),
+        (["model.train_towers=true", "model.init_fusion_from_data=64"], "frozen towers"),
     ],
 )
 def test_bad_recipes_are_rejected(overrides, message):
