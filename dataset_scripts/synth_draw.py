@@ -2,7 +2,10 @@
 voice-like harmonic signal whose pitch, energy and tempo carry one.
 
 Cues are deliberately large and mutually distinct (a tiny model must learn them from a few hundred clips);
-per-clip jitter (position, colours, intensity, pitch) keeps them from being pixel- or sample-identical."""
+per-clip jitter (position, colours, intensity, pitch) keeps them from being pixel- or sample-identical.
+The face also carries its emotion in a skin tint: the geometry alone changes a few hundred pixels, which a
+small randomly initialised CLIP tower (32 px patches, features mixed into one CLS token) does not resolve
+(a linear probe on its frame features was at chance); a tint over the whole face ellipse does reach it."""
 
 from __future__ import annotations
 
@@ -11,14 +14,27 @@ import numpy as np
 __all__ = ["FACE_PARAMS", "VOICE_PARAMS", "render_face", "render_voice"]
 
 # brow_raise: px up; brow_inner: px the inner end sits lower (+) or higher (-) than the outer end;
-# eye_open: eye height factor; mouth: curve kind; curve: px the mouth centre sits below the corners.
+# eye_open: eye height factor; mouth: curve kind; curve: px the mouth centre sits below the corners;
+# skin: RGB of the face (flushed red when angry, pale blue when sad, ...).
 FACE_PARAMS = {
-    "neutral": dict(brow_raise=0.0, brow_inner=0.0, eye_open=1.0, mouth="curve", curve=0.0),
-    "happy": dict(brow_raise=2.0, brow_inner=0.0, eye_open=0.75, mouth="curve", curve=10.0),
-    "sad": dict(brow_raise=0.0, brow_inner=-7.0, eye_open=0.5, mouth="curve", curve=-9.0),
-    "angry": dict(brow_raise=-3.0, brow_inner=9.0, eye_open=0.55, mouth="teeth", curve=-2.0),
-    "surprise": dict(brow_raise=9.0, brow_inner=0.0, eye_open=1.7, mouth="open", curve=0.0),
-    "worried": dict(brow_raise=4.0, brow_inner=-8.0, eye_open=1.25, mouth="wavy", curve=0.0),
+    "neutral": dict(
+        brow_raise=0.0, brow_inner=0.0, eye_open=1.0, mouth="curve", curve=0.0, skin=(220, 180, 140)
+    ),
+    "happy": dict(
+        brow_raise=2.0, brow_inner=0.0, eye_open=0.75, mouth="curve", curve=10.0, skin=(250, 210, 80)
+    ),
+    "sad": dict(
+        brow_raise=0.0, brow_inner=-7.0, eye_open=0.5, mouth="curve", curve=-9.0, skin=(140, 165, 225)
+    ),
+    "angry": dict(
+        brow_raise=-3.0, brow_inner=9.0, eye_open=0.55, mouth="teeth", curve=-2.0, skin=(235, 85, 70)
+    ),
+    "surprise": dict(
+        brow_raise=9.0, brow_inner=0.0, eye_open=1.7, mouth="open", curve=0.0, skin=(230, 160, 235)
+    ),
+    "worried": dict(
+        brow_raise=4.0, brow_inner=-8.0, eye_open=1.25, mouth="wavy", curve=0.0, skin=(150, 205, 150)
+    ),
 }
 
 # f0 Hz, slope: relative pitch change across a syllable, energy: peak amplitude, tempo: syllables/s,
@@ -50,8 +66,8 @@ def render_face(emotion: str, rng: np.random.Generator, num_frames: int, size: i
     k = rng.uniform(0.85, 1.15)  # expression intensity
     s = size / 128.0
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
-    background = rng.integers(40, 200, size=3)
-    skin = np.array([220, 180, 140]) + rng.integers(-25, 25, size=3)
+    background = rng.integers(40, 120) + rng.integers(-12, 12, size=3)  # muted, so the skin tint stands out
+    skin = np.array(p["skin"]) + rng.integers(-15, 15, size=3)
     cx = size / 2 + rng.uniform(-5, 5) * s
     cy0 = size / 2 + rng.uniform(-4, 4) * s
     phase = rng.uniform(0, 2 * np.pi)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from dataset_scripts.synth_draw import VOICE_PARAMS, render_voice
-from dataset_scripts.synth_mer import EMOTIONS, build_synth_mer, plan_clips, synth_clip
+from dataset_scripts.synth_mer import EMOTIONS, VALENCE, build_synth_mer, plan_clips, synth_clip
 from dataset_scripts.synth_text import describe
 
 N_CLIPS = 6
@@ -55,7 +55,7 @@ def test_clip_content_follows_the_spec():
             assert clip.emotions == [] and clip.valence == 0.0
         else:
             assert clip.emotions and all(w in clip.description for w in clip.emotions)
-            assert (clip.valence > 0) == (spec.emotion in {"happy", "surprise"})
+            assert np.sign(clip.valence) == {"happy": 1, "surprise": 0}.get(spec.emotion, -1)
 
 
 def test_voice_pitch_ranges_are_distinct():
@@ -133,6 +133,23 @@ def test_descriptions_use_only_their_own_wheel_words(wheel_dir):
         tokens = re.findall(r"[a-z'-]+", description.lower())
         found = {t for t in tokens if t in variants} - {"neutral"}
         assert found == set(emotions), (description, found)
+
+
+def test_valence_sign_agrees_with_the_scorers_reading_of_the_true_labels(wheel_dir):
+    """The true emotion words, scored by the lexicon extractor's sentiment, give the sign of the valence: a
+    perfect model can reach 100 % sentiment on synth-mer (a corpus that disagreed would cap every model)."""
+    from metrics.extraction.lexicon import LexiconExtractor
+    from metrics.mer_unibench.scores import sentiment_to_value
+
+    lexicon = LexiconExtractor(wheel_dir)
+    rng = np.random.default_rng(7)
+    seen = set()
+    for spec in plan_clips(120, seed=7):
+        _, emotions = describe(spec.face, spec.voice, spec.text, spec.emotion, rng)
+        polarity = sentiment_to_value(lexicon.sentiment_one(emotions))
+        assert polarity == int(np.sign(VALENCE[spec.emotion])), (spec.emotion, emotions)
+        seen.add(spec.emotion)
+    assert seen == set(EMOTIONS)
 
 
 def test_cli_builds_and_refuses_to_clobber(tmp_path, capsys):
