@@ -54,13 +54,12 @@ def test_demo_runs_end_to_end(wheel_dir, tmp_path, monkeypatch):
     cmd = [sys.executable, "-m", "affectgpt", "demo", "--out", str(out), "--limit", "36"]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert "synth_00014" in done.stdout and "description:" in done.stdout
+    assert "synth_00048" in done.stdout and "description:" in done.stdout
     results = json.loads((out / "results.json").read_text())
     assert (out / "results.md").exists() and (out / "results.png").exists()
     row = next(r for r in results["datasets"] if r["dataset"] == "synth-mer")
-    assert row["metrics"]["hit_rate"] >= 0.6, (
-        row
-    )  # measured on all 120 clips in the model card; 36 is noisier
+    # The model card measures HIT 87.1 / sentiment weighted-F1 90.9 on all 300 test clips; 36 are noisier.
+    assert row["metrics"]["hit_rate"] >= 0.75 and row["metrics"]["weighted_f1"] >= 0.75, row
 
 
 def test_custom_code_copies_match_the_source():

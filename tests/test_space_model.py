@@ -59,7 +59,7 @@ def test_embedded_default_model_describes_a_clip():
     with serve(demo, app) as url:
         (text, chips, _chart, _note), _ = _call(
             url,
-            CLIPS_DIR / "synth_00014.mp4",
+            CLIPS_DIR / "synth_00048.mp4",
             subtitle="Everything went perfectly today!",
             max_new_tokens=200,
         )

@@ -63,6 +63,8 @@ def test_one_lora_step_trains_fusion_and_lora_not_towers(synth_dir, tmp_path):
         synth_dir,
         tmp_path / "run",
         "model.lora=true",
+        # the recipe's data-dependent start zero-inits fc_att, so attention_mlp would get no gradient in step 1
+        "model.init_fusion_from_data=0",
         "training.max_steps=1",
         "training.learning_rate=1e-2",
         "export.mode=adapter",

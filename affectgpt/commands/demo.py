@@ -20,7 +20,7 @@ __all__ = ["CLIPS_DIR", "HELP", "SYNTH_PLAN", "add_arguments", "run"]
 HELP = "Describe the bundled clips and benchmark the synthetic test split with the embedded default model."
 CLIPS_DIR = Path(__file__).resolve().parents[1] / "embedded" / "clips"
 # The plan of the corpus the embedded model was trained on (see its model card); the demo scores its test split.
-SYNTH_PLAN = {"num_clips": 600, "seed": 0, "test_fraction": 0.2}
+SYNTH_PLAN = {"num_clips": 1500, "seed": 0, "test_fraction": 0.2}
 
 
 def _cache_dir() -> Path:
