@@ -10,7 +10,8 @@ and the saved format unchanged; only the starting point moves (as LSUV / data-de
 * the attention pooling starts as a plain mean (score weight 0, bias 1/T);
 * each projector (and each pre-fusion embedding) starts as W·diag(1/σ)·(x − μ), with μ, σ the per-feature mean
   and std over the training clips and W random at the scale of the layer it feeds;
-* the pre-fusion weights α start at ½ each (fc_att weight 0, bias ½).
+* the pre-fusion weights α start at ½ each (fc_att weight 0, bias ½). Like a zero-initialised last layer of a
+  residual branch, attention_mlp gets no gradient in the first step and trains once fc_att has moved.
 """
 
 from __future__ import annotations
