@@ -35,23 +35,28 @@ def feature_statistics(model, batches: Iterable[dict]) -> dict[str, tuple[torch.
     features and the clip mean of the audio features, over every sample that has the modality.
 
     `batches` are processor/collator outputs (pixel_values_videos, input_features, video/audio flags)."""
-    inner = model.model
-    video, audio = [], []
+    return _statistics(_encode(model.model, batches))
+
+
+def _encode(inner, batches: Iterable[dict]) -> list[tuple]:
+    """Tower features of every batch, computed once: (video (N_v, T, d_v) | None, audio (N_a, C, d_a) | None,
+    has_video (B,), has_audio (B,)) per batch."""
+    encoded = []
     for batch in batches:
         size = batch["input_ids"].shape[0]
         pixels, clips = batch.get("pixel_values_videos"), batch.get("input_features")
         has_video = inner._resolve_flags(batch.get("video_flags"), pixels, size)  # (B,)
         has_audio = inner._resolve_flags(batch.get("audio_flags"), clips, size)  # (B,)
-        if has_video.any():
-            video.append(
-                inner.get_video_features(pixels[has_video]).mean(dim=1)
-            )  # (N_v, T, d_v) -> (N_v, d_v)
-        if has_audio.any():
-            audio.append(
-                inner.get_audio_features(clips[has_audio]).mean(dim=1)
-            )  # (N_a, C, d_a) -> (N_a, d_a)
+        video = inner.get_video_features(pixels[has_video]) if has_video.any() else None
+        audio = inner.get_audio_features(clips[has_audio]) if has_audio.any() else None
+        encoded.append((video, audio, has_video, has_audio))
+    return encoded
+
+
+def _statistics(encoded: list[tuple]) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
     stats = {}
-    for name, rows in (("video", video), ("audio", audio)):
+    for name, slot in (("video", 0), ("audio", 1)):
+        rows = [item[slot].mean(dim=1) for item in encoded if item[slot] is not None]  # (N, T, d) -> (N, d)
         features = torch.cat(rows) if rows else torch.empty(0)  # (N, d)
         if features.shape[0] < 2:
             raise FusionInitError(
@@ -97,9 +102,9 @@ def init_fusion_from_data(model, batches: Iterable[dict], seed: int = 0) -> dict
         raise FusionInitError(
             f"init_fusion_from_data supports the official attention pooling/pre-fusion only; this model has {unsupported}"
         )
-    batches = list(batches)
-    before = _token_similarity(inner, batches)
-    (mu_v, sd_v), (mu_a, sd_a) = feature_statistics(model, batches).values()
+    encoded = _encode(inner, batches)  # the towers are frozen: their features serve every step below
+    before = _token_similarity(inner, encoded)
+    (mu_v, sd_v), (mu_a, sd_a) = _statistics(encoded).values()
     gen = torch.Generator().manual_seed(seed)
     token_std = float(getattr(config.text_config, "initializer_range", 0.02))  # the scale of word embeddings
 
@@ -123,7 +128,7 @@ def init_fusion_from_data(model, batches: Iterable[dict], seed: int = 0) -> dict
         )
         proj.weight.copy_(gauss.to(proj.weight))
         proj.bias.zero_()
-    after = _token_similarity(inner, batches)
+    after = _token_similarity(inner, encoded)
     return {
         f"{name}_token_cosine_{when}": value
         for when, sims in (("before", before), ("after", after))
@@ -131,23 +136,17 @@ def init_fusion_from_data(model, batches: Iterable[dict], seed: int = 0) -> dict
     }
 
 
-def _token_similarity(inner, batches: list[dict]) -> dict[str, float]:
-    """Mean pairwise cosine similarity of the video / audio / fused tokens across the samples of `batches`."""
+def _token_similarity(inner, encoded: list[tuple]) -> dict[str, float]:
+    """Mean pairwise cosine similarity of the video / audio / fused tokens across the encoded samples."""
     tokens = {"video": [], "audio": [], "multi": []}
-    for batch in batches:
-        size = batch["input_ids"].shape[0]
-        pixels, clips = batch.get("pixel_values_videos"), batch.get("input_features")
-        has_video = inner._resolve_flags(batch.get("video_flags"), pixels, size)
-        has_audio = inner._resolve_flags(batch.get("audio_flags"), clips, size)
-        video = inner.get_video_features(pixels[has_video]) if has_video.any() else None
-        audio = inner.get_audio_features(clips[has_audio]) if has_audio.any() else None
+    for video, audio, has_video, has_audio in encoded:
         if video is not None:
             tokens["video"].append(inner.pool_video(video).flatten(1))  # (N_v, K*H)
         if audio is not None:
             tokens["audio"].append(inner.pool_audio(audio).flatten(1))  # (N_a, K*H)
-        both = has_video & has_audio
-        if inner.config.multi_fusion != "none" and both.any():
-            fused = inner.fuse(video[has_audio[has_video]], audio[has_video[has_audio]])
+        if inner.config.multi_fusion != "none" and (has_video & has_audio).any():
+            # rows of the per-modality features that belong to samples having both
+            fused = inner.fuse(video[has_audio[has_video]], audio[has_video[has_audio]])  # (N_m, K, H)
             tokens["multi"].append(fused.flatten(1))  # (N_m, K*H)
     result = {}
     for name, rows in tokens.items():

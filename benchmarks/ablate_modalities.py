@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 
 import av
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from affectgpt.cli import main as cli_main
@@ -36,7 +37,8 @@ def make_variant(data: Path, out: Path, drop: str) -> Path:
     """A copy of the dataset's test split with one modality (or, for "none", nothing) removed; media paths
     made absolute."""
     shard = next((data / CONFIG).glob("test-*.parquet"))
-    rows = pq.read_table(shard).to_pylist()
+    table = pq.read_table(shard)
+    rows = table.to_pylist()
     media = out / "media"
     media.mkdir(parents=True, exist_ok=True)
     for row in rows:
@@ -53,10 +55,7 @@ def make_variant(data: Path, out: Path, drop: str) -> Path:
         row["video"] = {"path": video, "bytes": None} if video else None
         row["audio"] = {"path": audio, "bytes": None} if audio else None
     (out / CONFIG).mkdir(parents=True, exist_ok=True)
-    pq.write_table(
-        pq.read_table(shard).schema.empty_table().from_pylist(rows, schema=pq.read_schema(shard)),
-        out / CONFIG / shard.name,
-    )
+    pq.write_table(pa.Table.from_pylist(rows, schema=table.schema), out / CONFIG / shard.name)
     # A card of its own: the source's card may also declare a train split, which this copy does not have.
     (out / "README.md").write_text(render_card(synth_card(), {CONFIG: {"test": len(rows)}}))
     return out

@@ -253,20 +253,21 @@ def test_audio_tower_runs_in_bounded_chunks_with_the_same_features(model, monkey
     torch.testing.assert_close(chunked, whole, rtol=1e-4, atol=1e-5)
 
 
-@pytest.mark.parametrize("rows", [1, 3])
-def test_inference_logits_match_the_lm_head(model, rows):
-    """The no-grad CPU logits (computed as W @ hᵀ for 2+ rows) equal lm_head's, in shape and value."""
+@pytest.mark.parametrize("rows, keep", [(1, 1), (1, 2), (3, 2)])
+def test_inference_logits_match_the_lm_head(model, rows, keep):
+    """The no-grad CPU logits (computed as W @ hᵀ for 2+ rows, the usual way for one) equal lm_head's."""
     ids = torch.tensor([prompt(False, False, body=(101 + i, 102, 103)) for i in range(rows)])
     with torch.no_grad():
         hidden = model.model(input_ids=ids).last_hidden_state  # (rows, L, H)
-        want = model.lm_head(hidden[:, -2:, :])  # (rows, 2, V)
-        got = model(input_ids=ids, logits_to_keep=2).logits
-    assert got.shape == want.shape == (rows, 2, model.config.text_config.vocab_size)
+        want = model.lm_head(hidden[:, -keep:, :])  # (rows, keep, V)
+        got = model(input_ids=ids, logits_to_keep=keep).logits
+    assert got.shape == want.shape == (rows, keep, model.config.text_config.vocab_size)
     torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
     assert torch.equal(got.argmax(-1), want.argmax(-1))
-    assert model._vocab_gemm_transposed(hidden[:, -2:, :]) == (rows * 2 > 1)
+    transposed = model._vocab_gemm_transposed(hidden[:, -keep:, :])
+    assert transposed == (rows * keep > 1) and got.is_contiguous() == (not transposed)
     # With gradients (training) the plain lm_head path is kept: its logits are contiguous.
-    assert model(input_ids=ids, logits_to_keep=2).logits.is_contiguous()
+    assert model(input_ids=ids, logits_to_keep=keep).logits.is_contiguous()
 
 
 def _strip_after_eos(seq: list[int], eos: set[int]) -> list[int]:
