@@ -251,7 +251,14 @@ def build_model(
     config = build_config(preset, **overrides)
     if seed is not None:
         torch.manual_seed(seed)
-    model = AffectGPTForConditionalGeneration(config)
+    # Built in the requested floating dtype directly: the official preset is 33 GB in float32, 16.5 GB in bf16.
+    previous = torch.get_default_dtype()
+    if dtype is not None and dtype.is_floating_point:
+        torch.set_default_dtype(dtype)
+    try:
+        model = AffectGPTForConditionalGeneration(config)
+    finally:
+        torch.set_default_dtype(previous)
 
     # Pretrained parts, copied into the freshly initialised model (strict: a layout mismatch is an error).
     if vision:
