@@ -286,17 +286,18 @@ def generate_dataset(
         is_main = state is None or state.is_main_process
         bar = tqdm(total=len(todo), desc=dataset, unit="clip", disable=not (progress and is_main))
         try:
-            for index, (names, inputs) in enumerate(loader):
-                texts = pipe.generate(
-                    inputs,
-                    protocol.decoding,
-                    protocol.generation.get("max_new_tokens"),
-                    seed=protocol.seed + index,
-                )
-                batch = list(zip(names, texts))
-                cache.append(dataset, batch)
-                new.extend(batch)
-                bar.update(len(batch) * (state.num_processes if state is not None else 1))
+            with pipe.fixed_weights():
+                for index, (names, inputs) in enumerate(loader):
+                    texts = pipe.generate(
+                        inputs,
+                        protocol.decoding,
+                        protocol.generation.get("max_new_tokens"),
+                        seed=protocol.seed + index,
+                    )
+                    batch = list(zip(names, texts))
+                    cache.append(dataset, batch)
+                    new.extend(batch)
+                    bar.update(len(batch) * (state.num_processes if state is not None else 1))
         except (FileNotFoundError, ValueError, TypeError) as err:
             # Unreadable media (the processor names the file); what is finished stays cached for the rerun.
             raise CLIError(f"{dataset}: {str(err).strip().splitlines()[-1]}") from err

@@ -7,6 +7,7 @@ cut at the first "###", the official turn separator."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import threading
@@ -316,15 +317,22 @@ class AffectGPTPipeline:
             raise PipelineError("batch_size must be >= 1")
         encode = self.encoder(task)
         results: list[ClipResult] = []
-        for start in range(0, len(clips), batch_size):
-            names, inputs = encode(clips[start : start + batch_size])
-            # Seed per batch from its position, so a batch's samples do not depend on earlier batches.
-            texts = self.generate(inputs, decoding, max_new_tokens, seed=seed + start)
-            emotions, sentiments = self.extract(texts)
-            for name, text, emo, sent in zip(names, texts, emotions, sentiments):
-                note = None if self.extractor is not None else self.extractor_note
-                results.append(ClipResult(name, text, emo, sent, task=task, note=note))
+        with self.fixed_weights():
+            for start in range(0, len(clips), batch_size):
+                names, inputs = encode(clips[start : start + batch_size])
+                # Seed per batch from its position, so a batch's samples do not depend on earlier batches.
+                texts = self.generate(inputs, decoding, max_new_tokens, seed=seed + start)
+                emotions, sentiments = self.extract(texts)
+                for name, text, emo, sent in zip(names, texts, emotions, sentiments):
+                    note = None if self.extractor is not None else self.extractor_note
+                    results.append(ClipResult(name, text, emo, sent, task=task, note=note))
         return results
+
+    def fixed_weights(self):
+        """Context manager for a run of generations on unchanged weights: the model's packed CPU lm_head is
+        made once for all of them (a model saved by older code has none; then it does nothing)."""
+        reuse = getattr(self.model, "packed_head_reused", None)
+        return reuse() if reuse is not None else contextlib.nullcontext()
 
     def stream(
         self,

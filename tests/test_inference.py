@@ -71,6 +71,27 @@ def test_batched_equals_one_by_one_under_greedy(pipe, clips):
     assert [r.name for r in batched] == ["talk", "silent", "silent", "voice"]
 
 
+def test_a_pipeline_call_packs_the_cpu_head_once_for_all_its_batches(pipe, clips, monkeypatch):
+    """The pipeline's batches run on fixed weights, so the packed lm_head is made at the first prefill only;
+    the packed results equal the stock head's."""
+    head = pipe.model._packed_head
+    made = []
+    logits = head.logits
+
+    def spy(weight, rows, repack):
+        before = head._packed
+        out = logits(weight, rows, repack)
+        made.append(head._packed is not before)
+        return out
+
+    monkeypatch.setattr(head, "logits", spy)
+    packed = pipe(clips, batch_size=2, max_new_tokens=MAX_NEW)
+    assert sum(made) == 1 and len(made) > MAX_NEW  # more calls than one generation makes
+    monkeypatch.setattr(pipe.model, "packed_cpu_head", False)
+    stock = pipe(clips, batch_size=2, max_new_tokens=MAX_NEW)
+    assert [r.text for r in packed] == [r.text for r in stock]
+
+
 def test_official_decoding_is_seeded(pipe, clips):
     first = pipe(clips[:2], decoding="official", max_new_tokens=8, seed=7)
     again = pipe(clips[:2], decoding="official", max_new_tokens=8, seed=7)

@@ -254,20 +254,83 @@ def test_audio_tower_runs_in_bounded_chunks_with_the_same_features(model, monkey
 
 
 @pytest.mark.parametrize("rows, keep", [(1, 1), (1, 2), (3, 2)])
-def test_inference_logits_match_the_lm_head(model, rows, keep):
-    """The no-grad CPU logits (computed as W @ hᵀ for 2+ rows, the usual way for one) equal lm_head's."""
+def test_generation_logits_from_the_packed_head_match_the_lm_head(model, rows, keep):
+    """With a KV cache, no grad, on CPU in float32, the logits come from the oneDNN-packed copy of lm_head; they
+    equal the stock lm_head's to float rounding and pick the same tokens."""
+    from transformers import DynamicCache
+
     ids = torch.tensor([prompt(False, False, body=(101 + i, 102, 103)) for i in range(rows)])
     with torch.no_grad():
         hidden = model.model(input_ids=ids).last_hidden_state  # (rows, L, H)
         want = model.lm_head(hidden[:, -keep:, :])  # (rows, keep, V)
-        got = model(input_ids=ids, logits_to_keep=keep).logits
+        cache = DynamicCache(config=model.config.get_text_config(decoder=True))
+        got = model(input_ids=ids, logits_to_keep=keep, past_key_values=cache).logits
     assert got.shape == want.shape == (rows, keep, model.config.text_config.vocab_size)
-    torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
     assert torch.equal(got.argmax(-1), want.argmax(-1))
-    transposed = model._vocab_gemm_transposed(hidden[:, -keep:, :])
-    assert transposed == (rows * keep > 1) and got.is_contiguous() == (not transposed)
-    # With gradients (training) the plain lm_head path is kept: its logits are contiguous.
-    assert model(input_ids=ids, logits_to_keep=keep).logits.is_contiguous()
+    assert model._packed_head._packed is not None, "the packed head did not run"
+
+
+def test_packed_head_is_remade_for_each_generation_and_never_saved(model):
+    """A weight change between two generations is seen even when it bypasses the version counter (`.data`),
+    the stock path runs for training and when switched off, and copies of the model do not carry the packed
+    tensor (it has no storage)."""
+    import copy
+    import pickle
+
+    from transformers import DynamicCache
+
+    ids = torch.tensor([prompt(False, False), prompt(False, False, body=(104, 105, 106))])
+
+    def prefill_logits():  # what the first step of `generate` computes
+        with torch.no_grad():
+            cache = DynamicCache(config=model.config.get_text_config(decoder=True))
+            return model(input_ids=ids, logits_to_keep=1, past_key_values=cache).logits
+
+    before = prefill_logits()
+    packed = model._packed_head._packed
+    assert packed is not None
+    weight = model.lm_head.weight
+    saved = weight.detach().clone()
+    try:
+        version = weight._version
+        scale = torch.linspace(0.5, 2.0, weight.shape[0]).unsqueeze(1)  # (V, 1): a per-token rescale
+        weight.data.mul_(scale)
+        assert weight._version == version  # invisible to the version counter
+        after = prefill_logits()
+        model.packed_cpu_head = False
+        stock = prefill_logits()
+    finally:
+        model.packed_cpu_head = True
+        with torch.no_grad():
+            weight.copy_(saved)
+    assert model._packed_head._packed is not packed
+    torch.testing.assert_close(after, stock, rtol=1e-5, atol=1e-5)
+    assert not torch.allclose(after, before)
+    # Training forward: stock lm_head (gradients flow to it).
+    assert model(input_ids=ids, labels=ids).loss.requires_grad
+    # Inside packed_head_reused(), generations share one packed copy (made fresh at the first prefill inside)
+    # unless the version counter moves.
+    earlier = model._packed_head._packed
+    with model.packed_head_reused():
+        prefill_logits()
+        kept = model._packed_head._packed
+        assert kept is not earlier
+        prefill_logits()
+        assert model._packed_head._packed is kept
+        with torch.no_grad():
+            weight.mul_(1.0)  # an in-place write the version counter sees
+        prefill_logits()
+        assert model._packed_head._packed is not kept
+        kept = model._packed_head._packed
+    prefill_logits()
+    assert model._packed_head._packed is not kept
+    gen = {"input_ids": ids[:1], "max_new_tokens": 3, "do_sample": False}
+    first = model.generate(**gen)
+    clone = copy.deepcopy(model)
+    assert clone._packed_head._packed is None and model._packed_head._packed is not None
+    assert pickle.loads(pickle.dumps(model._packed_head))._packed is None
+    assert torch.equal(clone.generate(**gen), first)
 
 
 def _strip_after_eos(seq: list[int], eos: set[int]) -> list[int]:
