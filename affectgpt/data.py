@@ -91,14 +91,12 @@ def load_split(data_dir: str | os.PathLike, config: str | None, split: str, stre
     `configs:` picks the parquet files). Media stay undecoded; use `resolve_media` with `data_root=data_dir`."""
     from datasets import load_dataset
 
+    from dataset_scripts.writer import FRESH_LOCAL_LOAD
+
     data_dir = os.fspath(data_dir)
-    # A local folder is re-read on every load: datasets keys its Arrow cache of a folder whose card declares
-    # `configs:` on the folder's name and the card only, not on the parquet files, so a rebuilt folder (or any
-    # other folder of the same name) would silently load the old rows; its split-size check then compares with
-    # that stale record. Streaming reads the files directly.
-    fresh = {}
-    if os.path.isdir(data_dir) and not streaming:
-        fresh = {"download_mode": "force_redownload", "verification_mode": "no_checks"}
+    # A local folder is re-read on every load (not a stale cache of a same-named folder); streaming reads the
+    # files directly anyway.
+    fresh = FRESH_LOCAL_LOAD if os.path.isdir(data_dir) and not streaming else {}
     try:
         return load_dataset(data_dir, config, split=split, streaming=streaming, **fresh)
     except FileNotFoundError as err:

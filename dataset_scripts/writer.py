@@ -19,6 +19,7 @@ from .card import CardInfo, render_card
 from .schema import COLUMNS, features
 
 __all__ = [
+    "FRESH_LOCAL_LOAD",
     "BuildReport",
     "DatasetBuildError",
     "MediaProblem",
@@ -30,6 +31,11 @@ __all__ = [
 ]
 
 MEDIA_COLUMNS = ("video", "audio")
+# `load_dataset` kwargs for a local folder written here: datasets keys its Arrow cache of a folder whose card
+# declares `configs:` on the folder's name and the card only, not on the parquet files, so a rebuilt folder (or
+# any other folder of the same name) would silently load the old rows, and the split-size check would compare
+# with that stale record. These re-read the files on every load.
+FRESH_LOCAL_LOAD = {"download_mode": "force_redownload", "verification_mode": "no_checks"}
 MAX_SHARD_BYTES = 512 * 1024 * 1024  # only reached with embedded media
 SUMMARY_NAMES = 5
 
@@ -257,9 +263,7 @@ def push_to_hub(
     meta = yaml.safe_load(text.split("---")[1])
     names = configs or [c["config_name"] for c in meta.get("configs", [])]
     for name in names:
-        # force_redownload: datasets caches a local folder under its name, not its files' contents, and a
-        # rebuilt folder must not upload the previous build's rows.
-        dd = load_dataset(str(out), name, download_mode="force_redownload", verification_mode="no_checks")
+        dd = load_dataset(str(out), name, **FRESH_LOCAL_LOAD)  # never the previous build's rows
         for split, ds in dd.items():
             for column in MEDIA_COLUMNS:
                 values = ds.data.column(column).to_pylist()
