@@ -47,8 +47,8 @@ def _encode(inner, batches: Iterable[dict]) -> list[tuple]:
         pixels, clips = batch.get("pixel_values_videos"), batch.get("input_features")
         has_video = inner._resolve_flags(batch.get("video_flags"), pixels, size)  # (B,)
         has_audio = inner._resolve_flags(batch.get("audio_flags"), clips, size)  # (B,)
-        video = inner.get_video_features(pixels[has_video]) if has_video.any() else None
-        audio = inner.get_audio_features(clips[has_audio]) if has_audio.any() else None
+        video = inner.get_video_features(inner._rows(pixels, has_video)) if has_video.any() else None
+        audio = inner.get_audio_features(inner._rows(clips, has_audio)) if has_audio.any() else None
         encoded.append((video, audio, has_video, has_audio))
     return encoded
 
@@ -89,14 +89,13 @@ def init_fusion_from_data(model, batches: Iterable[dict], seed: int = 0) -> dict
     (a number near 1 means the tokens are nearly constant), for the training log."""
     inner = model.model
     config = inner.config
+    supported = {
+        "video_fusion": ("attention",),
+        "audio_fusion": ("attention",),
+        "multi_fusion": ("attention", "none"),
+    }
     unsupported = {
-        name: value
-        for name, value in (
-            ("video_fusion", config.video_fusion),
-            ("audio_fusion", config.audio_fusion),
-            ("multi_fusion", config.multi_fusion),
-        )
-        if value not in ("attention", "none" if name == "multi_fusion" else "attention")
+        name: getattr(config, name) for name, ok in supported.items() if getattr(config, name) not in ok
     }
     if unsupported:
         raise FusionInitError(
