@@ -52,6 +52,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default=None, help="default: this process's accelerator, else CPU")
     parser.add_argument("--wheel-dir", type=Path, default=None, help="official emotion-wheel files")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument(
+        "--fail-fast",
+        action="store_true",
+        help="stop at the first clip that cannot be decoded or generated (default: record it, score it as "
+        "an empty answer, report it in the results and go on)",
+    )
 
 
 def _check(args: argparse.Namespace) -> None:
@@ -111,13 +117,22 @@ def _generate(args, datasets, rows):
         versions=bench.library_versions(),
     )
     cache = bench.GenerationCache(args.out, protocol, rank=state.process_index if state is not None else 0)
-    outputs = {}
+    outputs, failures = {}, {}
     for name in datasets:
-        outputs[name] = bench.generate_dataset(
-            pipe, rows[name], cache, name, protocol, args.num_workers, state, progress=not args.no_progress
+        outputs[name], failures[name] = bench.generate_dataset(
+            pipe,
+            rows[name],
+            cache,
+            name,
+            protocol,
+            args.num_workers,
+            state,
+            progress=not args.no_progress,
+            fail_fast=args.fail_fast,
         )
     is_main = state is None or state.is_main_process
-    return outputs, {**protocol.to_dict(), "device": str(pipe.device), "cache": str(cache.dir)}, is_main
+    info = {**protocol.to_dict(), "device": str(pipe.device), "cache": str(cache.dir)}
+    return outputs, failures, info, is_main
 
 
 def run(args: argparse.Namespace) -> int:
@@ -131,8 +146,9 @@ def run(args: argparse.Namespace) -> int:
     if args.score_only is not None:
         outputs = bench.read_outputs(args.score_only, datasets)
         protocol = {"score_only": str(args.score_only), "extractor": args.extractor, "seed": args.seed}
+        failures = {}
     else:
-        outputs, protocol, is_main = _generate(args, datasets, rows)
+        outputs, failures, protocol, is_main = _generate(args, datasets, rows)
         if not is_main:
             return 0  # the main process scores and writes the report
     protocol["data"] = str(args.data)
@@ -150,10 +166,19 @@ def run(args: argparse.Namespace) -> int:
         if not outputs.get(name):
             print(f"bench: no outputs for {name}; skipped", file=sys.stderr)
             continue
-        result = bench.score_outputs(name, rows[name], outputs[name], extractor, wheel_dir)
+        result = bench.score_outputs(
+            name, rows[name], outputs[name], extractor, wheel_dir, failures.get(name)
+        )
         if result["missing"]:
             print(
                 f"bench: {name}: {result['missing']} samples without output, scored as empty", file=sys.stderr
+            )
+        if result["failed"]:
+            first = result["failures"][0]
+            print(
+                f"bench: {name}: {result['failed']} samples failed (e.g. {first['name']}: {first['error']}), "
+                "scored as empty answers and listed in results.json; the next run retries them",
+                file=sys.stderr,
             )
         results.append(result)
     if not results:
