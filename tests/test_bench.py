@@ -76,6 +76,7 @@ def test_cli_errors_are_one_line(synth_data, tmp_path, capsys):
         (["bench", "--data", str(synth_data), "--batch-size", "0"], "--batch-size must be >= 1"),
         (["bench", "--data", str(synth_data), "--extractor", "gpt"], "--extractor must be"),
         (["bench", "--data", str(synth_data), "--score-only", str(tmp_path / "x.jsonl")], "not found"),
+        (["bench", "--data", str(synth_data), "--out", str(Path(__file__))], "is a file; give a folder"),
     ]
     for argv, message in cases:
         assert main(argv) == 2, argv

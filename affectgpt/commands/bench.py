@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from affectgpt.errors import CLIError
+from affectgpt.remote_code import TRUST_REMOTE_CODE_HELP
 
 __all__ = ["HELP", "add_arguments", "run"]
 
@@ -50,6 +51,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default=None, help="default: this process's accelerator, else CPU")
+    parser.add_argument("--trust-remote-code", action="store_true", help=TRUST_REMOTE_CODE_HELP)
     parser.add_argument("--wheel-dir", type=Path, default=None, help="official emotion-wheel files")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.add_argument(
@@ -69,6 +71,8 @@ def _check(args: argparse.Namespace) -> None:
         raise CLIError("--limit must be >= 1")
     if args.max_new_tokens is not None and args.max_new_tokens < 1:
         raise CLIError("--max-new-tokens must be >= 1")
+    if args.out.exists() and not args.out.is_dir():
+        raise CLIError(f"--out {args.out} is a file; give a folder (it holds the results and the cache)")
     if args.extractor != "lexicon" and not (args.extractor.startswith("llm:") and len(args.extractor) > 4):
         raise CLIError(f"--extractor must be 'lexicon' or 'llm:MODEL', got {args.extractor!r}")
 
@@ -100,7 +104,9 @@ def _generate(args, datasets, rows):
 
     state = _accelerate_state(args.device)
     device = args.device or (state.device if state is not None else None)
-    pipe = AffectGPTPipeline.from_pretrained(args.model, device=device, extractor=False)
+    pipe = AffectGPTPipeline.from_pretrained(
+        args.model, device=device, extractor=False, trust_remote_code=args.trust_remote_code or None
+    )
     decoding = "official" if args.protocol == "official" else "greedy"
     generation = dict(DECODING[decoding])
     if args.max_new_tokens is not None:
