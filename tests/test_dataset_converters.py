@@ -163,3 +163,70 @@ def test_cli_unibench_config(unibench_root, tmp_path, capsys):
         == 2
     )
     assert "missing or unreadable media" in capsys.readouterr().err and not (tmp_path / "x").exists()
+
+
+def _mer_copy(tmp_path, seed: int = 0):
+    root = tmp_path / "mer2025"
+    return root, make_mer2025_mock(root, seed)
+
+
+def _cli_error(argv, capsys) -> str:
+    from affectgpt.cli import main
+
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    return err
+
+
+def test_a_clip_name_leading_outside_the_root_is_refused(tmp_path, capsys):
+    root, _ = _mer_copy(tmp_path)
+    secret = tmp_path / "outside" / "secret.mp4"
+    secret.parent.mkdir()
+    secret.write_bytes(b"private bytes")
+    for csv_name in ("track2_train_mercaptionplus.csv", "track3_train_mercaptionplus.csv"):
+        with (root / csv_name).open("a", encoding="utf-8") as fh:
+            fh.write("../../outside/secret,worried\n")
+    out = tmp_path / "out"
+    argv = ["build-dataset", "mer-caption-plus", "--root", str(root), "--out", str(out), "--no-progress"]
+    err = _cli_error([*argv, "--embed-media", "--skip-missing"], capsys)
+    assert "'../../outside/secret' points outside" in err
+    assert not out.exists()
+
+
+def test_duplicate_clip_names_are_an_error_naming_them(tmp_path, capsys):
+    root, mock = _mer_copy(tmp_path)
+    with (root / "track2_train_mercaptionplus.csv").open("a", encoding="utf-8") as fh:
+        fh.write(f"{mock['names'][1]},angry\n")  # the second clip again, with another label
+    argv = ["build-dataset", "mer-caption-plus", "--root", str(root), "--out", str(tmp_path / "o")]
+    err = _cli_error([*argv, "--skip-missing", "--no-progress"], capsys)
+    assert "track2_train_mercaptionplus.csv: 1 duplicate name(s)" in err
+    assert f"{mock['names'][1]} (lines 3, 7)" in err
+
+
+def test_a_latin1_csv_is_an_error_naming_the_file(tmp_path, capsys):
+    root, _ = _mer_copy(tmp_path)
+    (root / "subtitle_chieng.csv").write_bytes(
+        "name,chinese,english\nsample_00000001,x,Caf\xe9\n".encode("latin-1")
+    )
+    argv = ["build-dataset", "mer-caption-plus", "--root", str(root), "--out", str(tmp_path / "o")]
+    err = _cli_error([*argv, "--skip-missing", "--no-progress"], capsys)
+    assert "subtitle_chieng.csv: not UTF-8 text (byte 0xe9" in err
+
+
+def test_a_transcript_without_its_text_column_is_an_error(tmp_path, capsys):
+    root = tmp_path / "unibench"
+    make_unibench_mock(root, "meld")
+    transcript = root / UNIBENCH["meld"].folder / UNIBENCH["meld"].transcript
+    transcript.write_text("name,text\ndia1_utt0,Hello there.\n", encoding="utf-8")
+    argv = ["build-dataset", "meld", "--root", str(root), "--out", str(tmp_path / "o"), "--skip-missing"]
+    err = _cli_error([*argv, "--no-progress"], capsys)
+    assert f"{transcript}: no english or sentence column" in err and "found ['name', 'text']" in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_duplicate_rows_never_reach_the_parquet(tmp_path):
+    from dataset_scripts.writer import write_configs
+
+    with pytest.raises(DatasetBuildError, match="split 'test': 1 duplicate clip name\\(s\\): a"):
+        write_configs(tmp_path, {"x": {"test": [{"name": "a"}, {"name": "b"}, {"name": "a"}]}}, card=None)
