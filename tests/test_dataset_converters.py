@@ -230,3 +230,30 @@ def test_duplicate_rows_never_reach_the_parquet(tmp_path):
 
     with pytest.raises(DatasetBuildError, match="split 'test': 1 duplicate clip name\\(s\\): a"):
         write_configs(tmp_path, {"x": {"test": [{"name": "a"}, {"name": "b"}, {"name": "a"}]}}, card=None)
+
+
+@pytest.mark.parametrize(
+    ("payload", "refused"),
+    [
+        (b"c_codecs\nencode\n(Vx\nVrot13\ntR.", "_codecs.encode"),  # another codec than numpy's latin1
+        (b"cnumpy\nndarray\n(I1000000000000\ntR.", "numpy.ndarray"),  # a 1 TB allocation
+        (b"cnumpy\ndtype\n(cnumpy\nndarray\ntR.", "numpy.dtype"),  # a dtype built from an object
+        (b"cnumpy._core.multiarray\n_reconstruct\n(cnumpy\nndarray\n(I999999999\ntVb\ntR.", "_reconstruct"),
+        (b"cnumpy._core.multiarray\nscalar\n(cnumpy\ndtype\n(Vf8\ntRC\x01\x02tR.", "numpy scalar"),
+    ],
+)
+def test_allowed_names_cannot_be_used_as_gadgets(tmp_path, payload, refused, capsys):
+    with pytest.raises(pickle.UnpicklingError, match=f"refusing (to call )?{refused}"):
+        restricted_loads(payload)
+    # In a label file it is one line naming the file (it used to escape as a TypeError/MemoryError traceback).
+    import zipfile
+
+    path = tmp_path / "label.npz"
+    header = b"{'descr': '|O', 'fortran_order': False, 'shape': (), }"
+    header += b" " * (118 - len(header)) + b"\n"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr(
+            "test_corpus.npy", b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header + payload
+        )
+    with pytest.raises(ValueError, match=f"{path}: test_corpus.npy: not a valid label array"):
+        load_npz_dict(path)
