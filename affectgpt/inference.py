@@ -268,6 +268,7 @@ class AffectGPTPipeline:
         """`trust_remote_code`: allow model code from the Hub (None: the AFFECTGPT_TRUST_REMOTE_CODE variable)."""
         import sys
 
+        from safetensors import SafetensorError
         from transformers import AutoModelForImageTextToText, AutoProcessor
 
         if trust_remote_code is None:
@@ -283,8 +284,9 @@ class AffectGPTPipeline:
             net = AutoModelForImageTextToText.from_pretrained(
                 source, trust_remote_code=True, dtype=dtype, **attn
             )
-        except (OSError, ValueError, KeyError) as err:
-            raise PipelineError(f"cannot load model {source}: {err}") from err
+        except (OSError, ValueError, KeyError, SafetensorError) as err:  # SafetensorError: a file cut short
+            line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            raise PipelineError(f"cannot load model {source}: {line}") from err
         net.to(device)
         found, note = load_extractor(wheel_dir) if extractor else (None, "extraction disabled")
         return cls(net, processor, extractor=found, extractor_note=note, source=source)

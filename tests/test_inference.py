@@ -211,3 +211,14 @@ def test_an_unusable_device_is_a_one_line_error(monkeypatch):
     with pytest.raises(PipelineError, match="only 2 CUDA device\\(s\\) here"):
         _pick_device_dtype("cuda:7", None)
     assert _pick_device_dtype("cpu", None) == (torch.device("cpu"), torch.float32)
+
+
+def test_a_weight_file_cut_short_is_a_one_line_error(tmp_path):
+    import shutil
+
+    folder = tmp_path / "model"
+    shutil.copytree(DEFAULT_MODEL_DIR, folder)
+    weights = folder / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    with pytest.raises(PipelineError, match="cannot load model .*incomplete metadata"):
+        AffectGPTPipeline.from_pretrained(folder, extractor=False)
