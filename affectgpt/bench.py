@@ -1,9 +1,10 @@
 """MER-UniBench runner: generation (batched, cached, resumable, data-parallel) -> extraction -> metrics -> report.
 
 The official benchmark asks the OV-label question on every dataset, extracts emotion words from the answers
-and scores them per dataset (DESIGN.md §5). Generations are cached as JSONL per model and dataset, keyed by
-sample name + a hash of everything that changes the generated text, so a crashed run resumes where it stopped
-and a finished run is never repeated. The report is Table-2-style: Markdown, CSV,
+and scores them per dataset (DESIGN.md §5). Generations are cached as JSONL per model files and dataset, keyed
+by sample name + a hash of the sample's content + a hash of the run's settings, so a crashed run resumes where
+it stopped, a finished run is never repeated and a changed clip, subtitle or model file is generated anew.
+A sample that cannot be decoded or generated is recorded and reported; the run goes on. The report is Table-2-style: Markdown, CSV,
 JSON and a bar chart."""
 
 from __future__ import annotations
@@ -248,7 +249,8 @@ class GenerationCache:
         stale = [
             folder
             for folder in sorted(self.dir.parent.glob(f"{self.slug}-*"))
-            if folder != self.dir and self._files(dataset, folder)
+            # `<slug>-<8 chars>` exactly: not another model whose name merely starts with this one's
+            if folder != self.dir and len(folder.name) == len(self.dir.name) and self._files(dataset, folder)
         ]
         if stale and not done:
             notes.append(

@@ -341,3 +341,20 @@ def test_a_sample_that_breaks_generation_fails_alone(
         {"name": test_rows[3]["name"], "error": "CUDA out of memory (simulated)"}
     ]
     assert bad in {r["name"] for r in _cache_lines(out)}
+
+
+def test_input_key_hashes_the_media_bytes_not_their_size_and_time(tmp_path):
+    import os
+
+    video = tmp_path / "clip.mp4"
+    video.write_bytes(b"A" * 4096)
+    clip = {"name": "clip", "video": str(video), "audio": None, "face": None, "subtitle": "hello"}
+    key = bench.input_key(clip)
+    stat = video.stat()
+    video.write_bytes(b"B" * 4096)  # same size, and the same mtime restored: a re-encode copied over it
+    os.utime(video, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert bench.input_key(clip) != key
+    video.write_bytes(b"A" * 4096)
+    assert bench.input_key(clip) == key  # content, not identity of the file
+    assert bench.input_key({**clip, "subtitle": "hello!"}) != key
+    assert bench.input_key({**clip, "audio": str(video)}) != key
