@@ -12,7 +12,9 @@ import bisect
 import io
 import os
 import sys
+import warnings
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -88,19 +90,18 @@ def audio_clip_bounds(
     sample_rate: int = TARGET_SAMPLE_RATE,
     clip_seconds: float = CLIP_SECONDS,
 ) -> list[tuple[int, int]]:
-    """[start, end) sample bounds of `num_clips` evenly spaced clips after zero-padding to ≥ one clip.
+    """[start, end) sample bounds of `num_clips` clips after zero-padding to >= one clip.
 
-    With D the padded duration in seconds, clip k starts at s_k = k·(D − clip)/(num_clips − 1)."""
+    Official (pytorchvideo 0.1.5 `ConstantClipsPerVideoSampler` inside the official `load_audio`): with D the padded
+    duration in seconds as a Python float, `s_k = Fraction(max(D - clip, 0)) / num_clips * k` (divided by
+    num_clips, not num_clips - 1, so the last clip ends before the end), bounds `int(s_k * rate)` and
+    `int((s_k + clip) * rate)`. The exact Fraction matters: float arithmetic lands one sample off (5.3 s: clip 1
+    starts at 6599, not 6600)."""
     clip_len = int(round(clip_seconds * sample_rate))
     duration = max(num_samples, clip_len) / sample_rate
-    step = (duration - clip_seconds) / (num_clips - 1) if num_clips > 1 else 0.0
-    bounds = []
-    for k in range(num_clips):
-        start_s = k * step
-        bounds.append(
-            (int(np.floor(start_s * sample_rate)), int(np.floor((start_s + clip_seconds) * sample_rate)))
-        )
-    return bounds
+    step = Fraction(max(duration - clip_seconds, 0)) / num_clips
+    clip = Fraction(clip_seconds)
+    return [(int(step * k * sample_rate), int((step * k + clip) * sample_rate)) for k in range(num_clips)]
 
 
 def split_audio_clips(
@@ -109,15 +110,13 @@ def split_audio_clips(
     sample_rate: int = TARGET_SAMPLE_RATE,
     clip_seconds: float = CLIP_SECONDS,
 ) -> np.ndarray:
-    """(num_clips, clip_seconds·sample_rate) float32 clips of a 16 kHz mono waveform (zero-padded to ≥ 1 clip)."""
+    """(num_clips, clip_seconds*sample_rate) float32 clips of a 16 kHz mono waveform (zero-padded to >= 1 clip)."""
     waveform = np.asarray(waveform, dtype=np.float32).reshape(-1)
     clip_len = int(round(clip_seconds * sample_rate))
     bounds = audio_clip_bounds(len(waveform), num_clips, sample_rate, clip_seconds)
-    # Float rounding can put the last end one sample past the padded length: pad generously, slice exactly.
     padded = np.zeros(max(len(waveform), bounds[-1][1], clip_len), dtype=np.float32)
     padded[: len(waveform)] = waveform
-    clips = np.stack([padded[start : start + clip_len] for start, _ in bounds])
-    return clips
+    return np.stack([padded[start : start + clip_len] for start, _ in bounds])
 
 
 def sample_frames(frames: np.ndarray, num_frames: int = 8, name: str = "frames") -> np.ndarray:
@@ -137,10 +136,69 @@ def sample_frames(frames: np.ndarray, num_frames: int = 8, name: str = "frames")
 # --------------------------------------------------------------------------- audio conversion
 
 
+def _int_to_float(audio: np.ndarray) -> np.ndarray:
+    """Integer PCM -> float32 in [-1, 1) as soundfile (the official torchaudio backend) reads it: signed samples
+    divided by 2**(bits - 1) (int16 / 32768), unsigned 8-bit centred on 128."""
+    if audio.dtype == np.uint8:
+        return (audio.astype(np.float32) - 128.0) / 128.0
+    return audio.astype(np.float32) / float(-np.iinfo(audio.dtype).min)
+
+
+def resample_sinc_hann(
+    waveform: np.ndarray,
+    orig_freq: int,
+    new_freq: int = TARGET_SAMPLE_RATE,
+    lowpass_filter_width: int = 6,
+    rolloff: float = 0.99,
+) -> np.ndarray:
+    """`torchaudio.functional.resample(waveform, orig_freq, new_freq)` (default sinc_interp_hann kernel) in plain
+    torch, float32, over the last axis.
+
+    Written out because the official loader resamples with torchaudio and torchaudio cannot be a dependency here
+    (its wheels pin matching CUDA torch builds). Same kernel, padding, strided convolution and output length as
+    torchaudio's `_get_sinc_resample_kernel` / `_apply_sinc_resample_kernel`, so the result agrees to float32
+    rounding."""
+    import math
+
+    import torch
+
+    if orig_freq == new_freq:
+        return np.asarray(waveform, dtype=np.float32)
+    gcd = math.gcd(int(orig_freq), int(new_freq))
+    orig, new = int(orig_freq) // gcd, int(new_freq) // gcd
+    base_freq = min(orig, new) * rolloff
+    width = math.ceil(lowpass_filter_width * orig / base_freq)
+    dtype = torch.float32
+    idx = torch.arange(-width, width + orig, dtype=dtype)[None, None] / orig
+    t = torch.arange(0, -new, -1, dtype=dtype)[:, None, None] / new + idx
+    t *= base_freq
+    t = t.clamp_(-lowpass_filter_width, lowpass_filter_width)
+    window = torch.cos(t * math.pi / lowpass_filter_width / 2) ** 2
+    t *= math.pi
+    kernel = torch.where(t == 0, torch.tensor(1.0).to(t), t.sin() / t)
+    kernel *= window * (base_freq / orig)
+
+    tensor = torch.from_numpy(np.ascontiguousarray(waveform, dtype=np.float32))
+    shape = tensor.shape
+    tensor = tensor.reshape(-1, shape[-1])
+    length = tensor.shape[-1]
+    padded = torch.nn.functional.pad(tensor, (width, width + orig))
+    with torch.no_grad():
+        out = torch.nn.functional.conv1d(padded[:, None], kernel, stride=orig)
+    out = out.transpose(1, 2).reshape(tensor.shape[0], -1)
+    target_length = math.ceil(new * length / orig)
+    out = out[..., :target_length].reshape(*shape[:-1], -1)
+    return out.numpy()
+
+
 def to_mono_16k(waveform: np.ndarray, sample_rate: int, name: str = "audio") -> np.ndarray:
     """(N,), (channels, N) or (N, channels) audio at `sample_rate` -> (N',) float32 mono at 16 kHz.
 
-    Channels are averaged; resampling uses soxr (high quality, no torchaudio)."""
+    Integer PCM is scaled as the official reader does (int16 / 32768). ALL channels are averaged (the official
+    code averages only 2-channel audio and would pass a 6-channel file on unaveraged: a deliberate improvement);
+    resampling is the official torchaudio kernel (`resample_sinc_hann`). The official code resamples each channel
+    and then averages; resampling is linear, so averaging first gives the same result to float32 rounding and
+    resamples once."""
     if isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, np.integer)):
         if isinstance(sample_rate, float) and sample_rate.is_integer():
             sample_rate = int(sample_rate)
@@ -152,23 +210,21 @@ def to_mono_16k(waveform: np.ndarray, sample_rate: int, name: str = "audio") -> 
         )
     audio = np.asarray(waveform)
     if np.issubdtype(audio.dtype, np.integer):
-        audio = audio.astype(np.float32) / float(np.iinfo(audio.dtype).max)
+        audio = _int_to_float(audio)
     audio = audio.astype(np.float32, copy=False)
     if audio.ndim == 2:
         # PyAV/torch give (channels, N), soundfile (N, channels): channels are the small axis, first preferred.
         if audio.shape[0] <= _MAX_CHANNELS:
-            audio = audio.mean(axis=0)
+            audio = audio[0] if audio.shape[0] == 1 else audio.mean(axis=0)
         elif audio.shape[1] <= _MAX_CHANNELS:
-            audio = audio.mean(axis=1)
+            audio = audio[:, 0] if audio.shape[1] == 1 else audio.mean(axis=1)
         else:
             raise MediaError(f"{name}: cannot tell the channel axis of audio shaped {audio.shape}")
     elif audio.ndim != 1:
         raise MediaError(f"{name}: audio must be 1-D or 2-D, got shape {audio.shape}")
     audio = np.nan_to_num(audio)
     if sample_rate != TARGET_SAMPLE_RATE and audio.size:
-        import soxr
-
-        audio = soxr.resample(audio, sample_rate, TARGET_SAMPLE_RATE).astype(np.float32, copy=False)
+        audio = resample_sinc_hann(audio, sample_rate, TARGET_SAMPLE_RATE)
     return np.ascontiguousarray(audio, dtype=np.float32)
 
 
@@ -179,11 +235,22 @@ def _audio_frame_to_array(frame) -> np.ndarray:
     if not frame.format.is_planar:  # packed: (1, n*channels), interleaved
         data = data.reshape(-1, channels).T
     if np.issubdtype(data.dtype, np.integer):
-        data = data.astype(np.float32) / float(np.iinfo(data.dtype).max)
+        data = _int_to_float(data)
     return data.astype(np.float32, copy=False)
 
 
 # --------------------------------------------------------------------------- PyAV decoding
+
+
+def _warn_short(name: str, readable: int, declared: int) -> None:
+    """A file cut short whose index (moov at the front) still lists every frame: the frames are sampled from what
+    is there, which is a different clip than the full file, so say so."""
+    warnings.warn(
+        f"{name}: the container declares {declared} video frames but only {readable} could be read "
+        "(file cut short?); the 8 frames are sampled from the readable part",
+        RuntimeWarning,
+        stacklevel=4,
+    )
 
 
 def _open_source(source: Any):
@@ -381,11 +448,9 @@ def _decode_pyav(
     audio = None
     if astream is not None and audio_chunks:
         samples = np.concatenate(audio_chunks, axis=1)
-        # AAC pads its last frame; the stream duration holds the true length (what ffmpeg's edit lists trim to).
-        if astream.duration and astream.time_base:
-            true_length = int(round(float(astream.duration * astream.time_base) * audio_rate))
-            if 0 < true_length < samples.shape[1]:
-                samples = samples[:, :true_length]
+        # Every decoded sample is kept, AAC end padding included, as the ffmpeg CLI extracts audio: the official
+        # demo WAV is exactly that (its 55,357 samples are the mp4 track's 152,576 at 16 kHz; trimming to the
+        # stream duration shortens the clip, shifts the 8 windows and decorrelates the HuBERT input).
         audio = to_mono_16k(samples, int(audio_rate), name)
     return DecodedMedia(frames=video, audio=audio, total_frames=total)
 
