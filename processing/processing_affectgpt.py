@@ -141,7 +141,7 @@ class AffectGPTProcessor(ProcessorMixin):
         """One sample's sampled frames (num_frames, H, W, 3) uint8 and 16 kHz mono waveform (or None each)."""
         frames = waveform = None
         if self.visual_input == "face" and face is not None:
-            frames = load_faces(face, self.num_frames)
+            frames = load_faces(face, self.num_frames, size=(_IMAGE_SIZE, _IMAGE_SIZE))
         if video is not None:
             if isinstance(video, np.ndarray):
                 if self.visual_input == "frame":
