@@ -324,7 +324,10 @@ class _FrameConverter:
         graph = av.filter.Graph()
         chain = [
             graph.add_buffer(
-                width=frame.width, height=frame.height, format=frame.format, time_base=frame.time_base
+                width=frame.width,
+                height=frame.height,
+                format=frame.format,
+                time_base=frame.time_base or Fraction(1, 1000),  # a label only: these filters ignore time
             )
         ]
         # `rotation` is counter-clockwise degrees (FFmpeg's av_display_rotation_get), as the ffmpeg CLI reads it.
