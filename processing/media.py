@@ -4,6 +4,11 @@ PyAV (FFmpeg bundled in its wheels) is the default: frames and the audio track o
 video decoder is threaded and stops after the last sampled frame (later video packets are demuxed but never
 decoded). torchcodec is used only when installed and asked for. Optional imports live inside functions so this
 file can be copied next to the model files as Hub custom code.
+
+Every step reproduces the official readers (decord frames, cv2 face resize, torchaudio load + resample,
+pytorchvideo clip windows), measured in docs/ARCHITECTURE.md "Media preprocessing". Longer than our usual
+~400 lines: it is all media reading (sampling rules, two FFmpeg backends, two hand-written kernels: torchaudio's
+resampler and OpenCV's bilinear resize); a split would add one more Hub-copied module for little gain.
 """
 
 from __future__ import annotations
@@ -599,8 +604,8 @@ def resize_linear_cv2(image: np.ndarray, height: int, width: int) -> np.ndarray:
     Written out so that face crops get the official resize without making OpenCV a dependency. OpenCV's 8-bit
     path: horizontal pass in int32 with 11-bit weights, then the vertical pass of its SIMD kernel
     (`VResizeLinearVec_32s8u`: rows >> 4, 16-bit high multiply by the weight, sum, round with (+2) >> 2). Its
-    scalar tail rounds differently, but a 224-wide 3-channel row (672 values) is a whole number of SIMD blocks on
-    every OpenCV build, so the SIMD formula is the one that applies."""
+    scalar tail rounds differently, but a 224-wide 3-channel row (672 values) is a whole number of 16- and 32-lane
+    SIMD blocks, so for the 224x224 faces the SIMD formula is the one that applies (tests compare with cv2)."""
     image = np.asarray(image)
     src_h, src_w = image.shape[:2]
     ys0, ys1, yb0, yb1 = _axis_taps(src_h, height, clamp_weights=False)
