@@ -327,6 +327,9 @@ class _FrameConverter:
         import av
 
         graph = av.filter.Graph()
+        # One thread: scaling to 224x224 is too small to gain from slice threads, and FFmpeg's default (one per
+        # core, in every graph) oversubscribes the cores when DataLoader workers decode in parallel.
+        graph.threads = 1
         chain = [
             graph.add_buffer(
                 width=frame.width,
