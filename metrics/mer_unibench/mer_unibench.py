@@ -3,7 +3,8 @@
 This wrapper only converts inputs; the numbers come from the plain functions of the sibling files. evaluate copies
 every sibling imported below with a single-dot import next to this one; its line-based scanner reads only this file,
 so every sibling the core needs is imported here (each on its own `from .x import` line), and the siblings import
-each other only with single-dot imports."""
+each other only with single-dot imports. `wheel_table` (the bundled wheel table) is imported here for that reason
+only: wheel.py reads it when no wheel folder is given."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from .scores import check_pair, check_sentiment_inputs
 from .sources import ENV_VAR
 from .tasks import DATASET_TASKS, TASK_KEYS, TASKS, resolve_task, score_dataset
 from .wheel import LEVELS
+from .wheel_table import TABLE_JSON
 
 __all__ = ["MerUnibench"]
 
@@ -40,7 +42,8 @@ Args:
         sentiment: one string per sample ("positive" -> 1, "negative" -> -1, anything else -> 0).
     references: fine_grained: label lists like predictions; basic: one label string per sample;
         sentiment: one valence number per sample (samples with valence 0 are dropped).
-    wheel_dir: folder with the official emotion-wheel files (default: ${ENV_VAR}, then the HF cache / download).
+    wheel_dir: folder with the official emotion-wheel files, or a table .json from build_table.py (default:
+        ${ENV_VAR} if set, else the bundled table built from the official files).
     level: fine_grained only, one of {LEVELS} (default "level1").
 Returns:
     fine_grained: {{"fscore", "precision", "recall"}}; basic: {{"hit_rate"}}; sentiment: {{"weighted_f1", "accuracy"}}.
@@ -51,6 +54,7 @@ Examples:
     {{'hit_rate': 1.0}}
 """
 
+assert TABLE_JSON  # the bundled table ships with this module (see the module docstring)
 _LABELS = datasets.Sequence(datasets.Value("string"))
 
 
