@@ -5,8 +5,8 @@ sample name -> the model's raw answer, inside a 0-d object array; `<ckpt>-opense
 `<ckpt>-openset-sentiment.npz` hold `filenames` / `fileitems` string arrays (the official emotion list "[a, b]"
 and polarity per sample). `np.load(allow_pickle=True)` would run whatever the pickle asks for, so the pickle goes
 through `_PlainUnpickler`: it admits plain dicts and strings (which pickle builds with opcodes, no imports) and
-the three names numpy's pickle of the 0-d wrapper refers to, mapped to inert stand-ins that only record the
-wrapped object (no numpy code runs on the file's bytes). Anything else is refused, naming the file.
+the names numpy's pickle of the 0-d wrapper and of string scalars (np.str_ keys) refers to, mapped to inert
+stand-ins that only record the wrapped object or decode the string (no numpy code runs on the file's bytes). Anything else is refused, naming the file.
 Not imported by the metric; `affectgpt bench --score-only` reads official outputs through `read_official_outputs`."""
 
 from __future__ import annotations
@@ -38,7 +38,20 @@ def _reconstruct(*args) -> _Stub:
     return _Stub(*args)
 
 
+def _scalar(dtype, data=None) -> str:
+    """numpy's pickle of a string scalar (np.str_ keys): UCS-4 bytes with the dtype's byte order -> str."""
+    args = getattr(dtype, "args", ())
+    order = dtype.state[1] if isinstance(getattr(dtype, "state", None), tuple) else None
+    if not (args and isinstance(args[0], str) and args[0][:1] == "U" and isinstance(data, bytes)):
+        raise pickle.UnpicklingError("refusing a numpy scalar that is not a string")
+    if order not in ("<", ">", "|", "="):
+        raise pickle.UnpicklingError(f"refusing a string scalar with byte order {order!r}")
+    return data.decode("utf-32-be" if order == ">" else "utf-32-le").rstrip("\x00")
+
+
 _STAND_INS = {
+    ("numpy.core.multiarray", "scalar"): _scalar,
+    ("numpy._core.multiarray", "scalar"): _scalar,
     ("numpy.core.multiarray", "_reconstruct"): _reconstruct,
     ("numpy._core.multiarray", "_reconstruct"): _reconstruct,
     ("numpy", "ndarray"): _Stub,

@@ -33,6 +33,10 @@ def test_reads_answers_and_extraction(tmp_path):
     assert out.reasons == {"a": "The character's emotional state is happy.", "b": "sad"}
     assert out.openset == {"a": "[happy]", "b": "[sad]"} and out.sentiment is None
     assert official_checkpoints(tmp_path) == [path]
+    # numpy string scalars as keys (the official ovmerdplus files) come back as plain str
+    scalars = _answers(tmp_path, {np.str_("clip_1"): "calm"}, name="scalars.npz")
+    (key,) = read_official_outputs(scalars).reasons
+    assert key == "clip_1" and type(key) is str
 
 
 class _Evil:
