@@ -19,6 +19,7 @@ from typing import Any
 import torch
 from transformers import StoppingCriteria, StoppingCriteriaList
 
+from affectgpt import EMBEDDED_MODEL_DIR
 from affectgpt.errors import CLIError
 
 __all__ = [
@@ -37,7 +38,7 @@ __all__ = [
 ]
 
 PACKAGE_DIR = Path(__file__).resolve().parent
-DEFAULT_MODEL_DIR = PACKAGE_DIR / "embedded" / "affectgpt-tiny-synth"
+DEFAULT_MODEL_DIR = Path(EMBEDDED_MODEL_DIR)
 STOP_STRING = "###"
 TASKS = ("description", "ovlabel")
 

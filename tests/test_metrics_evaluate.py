@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -141,3 +142,15 @@ def test_distributed_processes_are_gathered(evaluate_with_wheels, tmp_path):
     workers = [subprocess.Popen([*cmd, str(r)], env=env, stdout=subprocess.PIPE, text=True) for r in (1, 0)]
     outs = [w.communicate(timeout=120)[0].strip().splitlines()[-1] for w in workers]
     assert outs == ["None", repr({"hit_rate": 2 / 3})]
+
+
+def test_paths_work_from_any_working_directory(tmp_path, monkeypatch):
+    """affectgpt.METRIC_DIR / EMBEDDED_MODEL_DIR are absolute: the README snippets work outside the repo root."""
+    import affectgpt
+
+    monkeypatch.chdir(tmp_path)
+    import evaluate
+
+    m = evaluate.load(affectgpt.METRIC_DIR, "mer2023")
+    assert m.compute(predictions=[["joyful"]], references=["happy"]) == {"hit_rate": 1.0}
+    assert (Path(affectgpt.EMBEDDED_MODEL_DIR) / "config.json").is_file()
