@@ -80,10 +80,8 @@ def _features(task: str) -> datasets.Features:
 
 def _check_single_labels(references: list[str]) -> None:
     """Basic references hold one label each; each distinct value is parsed once (there are a handful)."""
-    first: dict[str, int] = {}
-    for i, value in enumerate(references):
-        first.setdefault(value, i)
-    for value, i in first.items():
+    for value in dict.fromkeys(references):
+        i = references.index(value)
         labels = parse_labels(unpack_samples([value])[0], index=i, what="references")
         if len(labels) > 1:
             raise ValueError(

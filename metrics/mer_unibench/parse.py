@@ -91,10 +91,10 @@ def encode_samples(
     ids: list[np.ndarray] = []
     list_owner: list[int] = []
     list_tokens: list[str] = []
-    is_str = [isinstance(value, str) for value in values]
-    if all(is_str):  # the common case: no per-sample Python dispatch at all
+    if set(map(type, values)) <= {str}:  # the common case: no per-sample Python dispatch at all
         str_idx, texts = range(len(values)), list(values)
     else:
+        is_str = [isinstance(value, str) for value in values]
         str_idx = [i for i, flag in enumerate(is_str) if flag]
         texts = [values[i] for i in str_idx]
         for i, flag in enumerate(is_str):
@@ -123,7 +123,8 @@ def encode_samples(
             is_sep = tok_ids == -1
             position = np.cumsum(is_sep) - 1  # which string sample each token belongs to
             keep = tok_ids >= 0
-            owners.append(np.asarray(str_idx, dtype=np.int64)[position[keep]])
+            owned = position[keep]
+            owners.append(owned if isinstance(str_idx, range) else np.asarray(str_idx, dtype=np.int64)[owned])
             ids.append(tok_ids[keep])
         else:  # a sample contains our separator character: take the slow, per-sample path
             for i in str_idx:
@@ -148,6 +149,8 @@ def pack_samples(values, what: str = "sample") -> list[str]:
     LIST_MARK + items joined by U+001F, so it keeps the official list rule (items are not split again). Both
     control characters are reserved: a string that starts with U+001E or a list item holding U+001F is refused."""
     values = validate_samples(values, what)
+    if set(map(type, values)) <= {str} and LIST_MARK not in "".join(values):
+        return values  # plain strings, none starting with the mark: nothing to pack (two C-level passes)
     out = list(values)
     for i, value in enumerate(values):
         if isinstance(value, str):
@@ -168,5 +171,7 @@ def pack_samples(values, what: str = "sample") -> list[str]:
 
 def unpack_samples(values) -> list:
     """Inverse of `pack_samples`: packed lists back to lists of strings, other strings unchanged."""
+    if LIST_MARK not in "".join(values):
+        return values  # nothing was packed (one C-level pass)
     # A bare LIST_MARK is the empty list ([""] packs the same way and scores the same: "" is never a label).
     return [(v[1:].split(_ITEM_SEP) if len(v) > 1 else []) if v[:1] == LIST_MARK else v for v in values]

@@ -113,13 +113,14 @@ def _reference_row(value, index: int, tables: WheelTables) -> np.ndarray:
 
 def _reference_sectors(references: list, tables: WheelTables) -> np.ndarray:
     """(n, 5) int16 sector id of each single-label reference per wheel; -1 = maps to nothing (skipped)."""
-    if all(isinstance(value, str) for value in references):
-        # Basic references come from a handful of label names: parse each distinct one once.
-        first = {}
-        for i, value in enumerate(references):
-            first.setdefault(value, i)
-        rows = {value: _reference_row(value, i, tables) for value, i in first.items()}
-        return np.array([rows[value] for value in references], dtype=np.int16).reshape(-1, NUM_WHEELS)
+    if set(map(type, references)) <= {str}:
+        # Basic references come from a handful of label names: parse each distinct one once (in C-level passes).
+        distinct = {value: row for row, value in enumerate(dict.fromkeys(references))}
+        table = np.array(
+            [_reference_row(value, references.index(value), tables) for value in distinct], dtype=np.int16
+        ).reshape(-1, NUM_WHEELS)
+        rows = np.fromiter(map(distinct.__getitem__, references), dtype=np.int64, count=len(references))
+        return table[rows]
     return np.array(
         [_reference_row(value, i, tables) for i, value in enumerate(references)], dtype=np.int16
     ).reshape(-1, NUM_WHEELS)
