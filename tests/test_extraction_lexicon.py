@@ -65,6 +65,14 @@ def test_sentiment_rule(lexicon):
         "neutral",
         "neutral",  # surprised has no polarity; the other wheels tie
     ]
+    # a list that names its valence takes it; naming both falls back to the word polarities
+    assert lexicon.to_sentiment(
+        [["sad", "angry", "positive"], ["happy", "Negative"], ["sad", "positive", "negative"]]
+    ) == [
+        "positive",
+        "negative",
+        "negative",  # -1 + 1.25 * p(positive) + 1.5 * p(negative), with p(positive) = +1, p(negative) = -1
+    ]
     # the data quirk: "fear" reaches positive sectors on 4 of 5 wheels, so its majority polarity is positive
     assert lexicon.word_polarity("fear") == 1 and lexicon.word_polarity("scared") == -1
     with pytest.raises(TypeError):

@@ -124,12 +124,16 @@ class LexiconExtractor:
         if isinstance(labels, str):
             raise TypeError("labels must be a list of words, not a string; use extract() first")
         words = [word.lower().strip() for word in labels]
+        named = {"positive", "negative"}.intersection(words)
+        if len(named) == 1:  # the list names its valence outright ("excited, nervous, positive")
+            return named.pop()
         score = sum(self.word_polarity(w) * (1 + RECENCY * i) for i, w in enumerate(words))
         if "neutral" in words and abs(score) <= NEUTRAL_MARGIN * len(words):
             return "neutral"
         return "positive" if score > 0 else "negative" if score < 0 else "neutral"
 
     def to_sentiment(self, label_lists: Iterable[Sequence[str]]) -> list[str]:
-        """positive/negative/neutral per label list: the sign of the position-weighted sum of word polarities
-        (word i weighs 1 + RECENCY * i; 0 -> neutral); a list naming "neutral" needs a clear margin to be polar."""
+        """positive/negative/neutral per label list: a list naming exactly one of "positive"/"negative" takes it;
+        otherwise the sign of the position-weighted sum of word polarities (word i weighs 1 + RECENCY * i;
+        0 -> neutral), where a list naming "neutral" needs a clear margin to be polar."""
         return [self.sentiment_one(labels) for labels in label_lists]
