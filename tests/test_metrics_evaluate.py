@@ -145,10 +145,12 @@ def test_distributed_processes_are_gathered(evaluate_with_wheels, tmp_path):
 
 
 def test_paths_work_from_any_working_directory(tmp_path, monkeypatch):
-    """affectgpt.METRIC_DIR / EMBEDDED_MODEL_DIR are absolute: the README snippets work outside the repo root."""
+    """affectgpt.METRIC_DIR / EMBEDDED_MODEL_DIR are absolute: the README snippets work outside the repo root,
+    and evaluate's copy of the module carries the bundled table (no wheel files, no env var)."""
     import affectgpt
 
     monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MER_UNIBENCH_WHEEL_DIR", raising=False)
     import evaluate
 
     m = evaluate.load(affectgpt.METRIC_DIR, "mer2023")
