@@ -19,6 +19,7 @@ from typing import Any
 import torch
 from transformers import StoppingCriteria, StoppingCriteriaList
 
+from affectgpt import EMBEDDED_MODEL_DIR
 from affectgpt.errors import CLIError
 from affectgpt.remote_code import TRUST_REMOTE_CODE_ENV, hub_code_refs, trust_remote_code_from_env
 
@@ -38,7 +39,7 @@ __all__ = [
 ]
 
 PACKAGE_DIR = Path(__file__).resolve().parent
-DEFAULT_MODEL_DIR = PACKAGE_DIR / "embedded" / "affectgpt-tiny-synth"
+DEFAULT_MODEL_DIR = Path(EMBEDDED_MODEL_DIR)
 STOP_STRING = "###"
 TASKS = ("description", "ovlabel")
 
@@ -148,27 +149,27 @@ class _StopOnString(StoppingCriteria):
 
 
 def find_wheel_dir(wheel_dir: str | os.PathLike | None = None) -> tuple[Path | None, str | None]:
-    """Where the official emotion-wheel files are: argument, env MER_UNIBENCH_WHEEL_DIR, ../shared beside the
-    repository, the HF cache, or the metric's checksummed download (all sha256-verified by the metric).
-    Returns (dir, None) or (None, why-not) -- a missing file set is a message for the user, not a crash."""
+    """The wheel source to score with: `wheel_dir`, else env MER_UNIBENCH_WHEEL_DIR (a folder with the official
+    files or a table .json; checked by the metric) -> (path, None); neither -> (None, None), the metric's bundled
+    table; an unusable source -> (None, why-not): a message for the user, not a crash."""
     try:
-        from metrics.mer_unibench.sources import ENV_VAR, resolve_wheel_dir
+        from metrics.mer_unibench import ENV_VAR, load_wheels
     except ImportError as err:
         return None, f"the MER-UniBench metric package is not importable ({err})"
     explicit = wheel_dir or os.environ.get(ENV_VAR, "").strip() or None
-    beside_repo = PACKAGE_DIR.parent.parent / "shared" / "mer_unibench" / "emotion_wheel"
-    if explicit is None and (beside_repo / "format.csv").is_file():
-        explicit = beside_repo
+    if explicit is None:
+        return None, None
     try:
-        return resolve_wheel_dir(explicit), None
+        load_wheels(explicit)
     except (OSError, ValueError) as err:
-        return None, f"emotion words need the official MER-UniBench emotion-wheel files: {err}"
+        return None, f"emotion words need a usable emotion-wheel source: {err}"
+    return Path(explicit).expanduser().resolve(), None
 
 
 def load_extractor(wheel_dir: str | os.PathLike | None = None):
-    """(LexiconExtractor, None) or (None, why-not); never raises for missing wheel files."""
+    """(LexiconExtractor, None) or (None, why-not); never raises for an unusable wheel source."""
     found, why = find_wheel_dir(wheel_dir)
-    if found is None:
+    if why is not None:
         return None, why
     try:
         from metrics.extraction.lexicon import LexiconExtractor

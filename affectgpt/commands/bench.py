@@ -52,7 +52,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default=None, help="default: this process's accelerator, else CPU")
     parser.add_argument("--trust-remote-code", action="store_true", help=TRUST_REMOTE_CODE_HELP)
-    parser.add_argument("--wheel-dir", type=Path, default=None, help="official emotion-wheel files")
+    parser.add_argument(
+        "--wheel-dir",
+        type=Path,
+        default=None,
+        help="folder with the official emotion-wheel files or a table .json (default: the bundled table)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.add_argument(
         "--fail-fast",
@@ -161,7 +166,7 @@ def run(args: argparse.Namespace) -> int:
     protocol["limit"] = args.limit
 
     wheel_dir, why = find_wheel_dir(args.wheel_dir)
-    if wheel_dir is None:
+    if why is not None:
         where = f" Generations are saved in {protocol['cache']}." if "cache" in protocol else ""
         raise CLIError(f"cannot score: {why}{where}")
     extractor = bench.build_extractor(args.extractor, wheel_dir, args.protocol, args.device, args.seed)
