@@ -16,11 +16,14 @@ __all__ = [
     "HUMAN_PREFIX",
     "ASSISTANT_PREFIX",
     "STOP_STRING",
+    "PLACEHOLDERS",
     "PLACEHOLDER_FOR_VISUAL",
     "build_media_block",
     "build_prompt",
     "format_ovlabel_answer",
+    "neutralise_placeholders",
     "question_for",
+    "stop_words_ids",
 ]
 
 DESCRIPTION_QUESTION = "Please infer the person's emotional state and provide your reasoning process."
@@ -29,11 +32,33 @@ TASK_QUESTIONS = {"description": DESCRIPTION_QUESTION, "ovlabel": OVLABEL_QUESTI
 
 HUMAN_PREFIX = "###Human: "
 ASSISTANT_PREFIX = " ###Assistant: "
-# Training targets end with "###" + eos; generation is cut at the first "###".
+# Training targets end with "###" + eos; generation stops on it and the answer is cut before it.
 STOP_STRING = "###"
 
+# The placeholder tokens in the official tokenizer add order (ids 151665..151669 in Qwen2.5).
+PLACEHOLDERS = ("<ImageHere>", "<AudioHere>", "<FrameHere>", "<FaceHere>", "<MultiHere>")
 PLACEHOLDER_FOR_VISUAL = {"frame": "<FrameHere>", "face": "<FaceHere>"}
 _ANSWER_INSTRUCTION = "Now, please answer my question based on all the provided information."
+
+
+def stop_words_ids(tokenizer) -> list[list[int]]:
+    """The official stop words (conversation_video.py:117-124): generation stops when the output ends with
+    eos, with "###", or with the two-token spellings "##" "#" and "#" "##". For Qwen2.5:
+    [[151645], [14374], [565, 2], [2, 565]]."""
+    hashes = tokenizer.encode(STOP_STRING, add_special_tokens=False)
+    two = tokenizer.encode("##", add_special_tokens=False)
+    one = tokenizer.encode("#", add_special_tokens=False)
+    return [[tokenizer.eos_token_id], hashes, two + one, one + two]
+
+
+def neutralise_placeholders(text: str) -> str:
+    """User text (subtitle, question) with each placeholder string broken up ("<AudioHere>" -> "<Audio Here>"),
+    so that it is read as words: as a token it would add a placeholder the features do not fill, and the model
+    would refuse the sample."""
+    for placeholder in PLACEHOLDERS:
+        if placeholder in text:
+            text = text.replace(placeholder, placeholder[:-5] + " Here>")
+    return text
 
 
 def question_for(task: str) -> str:

@@ -128,7 +128,7 @@ for name in ("affectgpt", "modeling_affectgpt", "processing"):
     else:
         raise SystemExit(f"{name} is importable: the check would prove nothing")
 processor = AutoProcessor.from_pretrained(FOLDER, trust_remote_code=True)
-assert processor.tokenizer.convert_tokens_to_ids("<FrameHere>") == 151666
+assert processor.tokenizer.convert_tokens_to_ids("<FrameHere>") == 151667
 model = AutoModelForImageTextToText.from_pretrained(FOLDER, trust_remote_code=True).eval()
 data = np.load(INPUTS)
 with torch.no_grad():

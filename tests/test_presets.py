@@ -19,7 +19,7 @@ from affectgpt.presets import (
 )
 from modeling_affectgpt import AffectGPTForConditionalGeneration
 
-FRAME, AUDIO, MULTI, IM_START = 151666, 151668, 151669, 151644
+FRAME, AUDIO, MULTI, IM_START = 151667, 151666, 151669, 151644
 LORA_LINEARS = {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}
 
 
@@ -40,12 +40,9 @@ def test_tiny_preset_shapes_and_token_ids():
     assert config.tie_word_embeddings and config.fusion_hidden_size == 64
     assert (config.vision_config.hidden_size, config.vision_config.projection_dim) == (32, 32)
     assert (config.audio_config.hidden_size, config.audio_config.num_hidden_layers) == (32, 4)
-    assert [config.frame_token_id, config.face_token_id, config.audio_token_id, config.multi_token_id] == [
-        151666,
-        151667,
-        151668,
-        151669,
-    ]
+    # Official add order: Image, Audio, Frame, Face, Multi (official_media/prompts.json).
+    ids = [config.image_token_id, config.audio_token_id, config.frame_token_id, config.face_token_id]
+    assert ids + [config.multi_token_id] == [151665, 151666, 151667, 151668, 151669]
     # Overrides merge into sub-config dicts and replace top-level fields.
     changed = build_config("tiny", text_config={"num_hidden_layers": 3}, multi_fusion="none")
     assert changed.text_config.num_hidden_layers == 3 and changed.text_config.hidden_size == 64
@@ -157,10 +154,8 @@ def test_init_tiny_writes_loadable_model_and_processor(tmp_path):
     assert main(["init", str(out), "--preset", "tiny", "--seed", "1"]) == 0
     config = json.loads((out / "config.json").read_text())
     assert config["auto_map"]["AutoProcessor"] == "processing_affectgpt.AffectGPTProcessor"
-    assert json.loads((out / "generation_config.json").read_text())["eos_token_id"] == [
-        151643,
-        HASHES_TOKEN_ID,
-    ]
+    generation = json.loads((out / "generation_config.json").read_text())
+    assert generation["eos_token_id"] == [151645, HASHES_TOKEN_ID] and generation["pad_token_id"] == 151645
     model = AutoModelForImageTextToText.from_pretrained(out)
     assert isinstance(model, AffectGPTForConditionalGeneration)
     processor = AutoProcessor.from_pretrained(out, trust_remote_code=True)
