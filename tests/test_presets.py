@@ -251,3 +251,19 @@ def test_build_model_constructs_in_the_requested_dtype_and_restores_the_default(
     ids = torch.tensor([[101, 102, 103]])
     with torch.no_grad():
         assert model(input_ids=ids).logits.dtype == torch.bfloat16
+
+
+def test_training_from_an_old_folder_writes_the_official_stop_settings(tmp_path):
+    """`train` from `model.pretrained`: the export's eos/pad follow the tokenizer it trains with, not whatever
+    generation config an older folder carried (eos <|endoftext|> before the official tokens were fixed)."""
+    from affectgpt.train import build_model_and_processor
+    from processing import build_processor
+
+    model = build_model("tiny")
+    model.generation_config.eos_token_id, model.generation_config.pad_token_id = [151643, 14374], 151643
+    model.save_pretrained(tmp_path)
+    build_processor().save_pretrained(tmp_path)
+    loaded, processor = build_model_and_processor({"pretrained": str(tmp_path)})
+    assert processor.tokenizer.eos_token_id == 151645
+    assert loaded.generation_config.eos_token_id == [151645, HASHES_TOKEN_ID]
+    assert loaded.generation_config.pad_token_id == 151645
