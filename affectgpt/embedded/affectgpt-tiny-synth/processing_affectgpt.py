@@ -2,6 +2,8 @@
 
 Hub custom code: saved next to the model files and loaded with `trust_remote_code=True`, so this file imports only
 transformers, numpy and its single-dot siblings (`.media`, `.prompts`); media libraries are imported lazily there.
+Over 400 lines because it is one ProcessorMixin class: its inputs, chat-template support and decoding are methods
+that transformers calls by name; the rules they apply live in `.media` and `.prompts`.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from .prompts import (
     HUMAN_PREFIX,
     STOP_STRING,
     build_media_block,
+    fit_subtitle,
     neutralise_placeholders,
     question_for,
 )
@@ -38,12 +41,8 @@ __all__ = ["AffectGPTProcessor", "MEDIA_MARKER", "DEFAULT_CHAT_TEMPLATE", "MAX_P
 logger = logging.get_logger(__name__)
 
 # Longest inference prompt: the official inference keeps prompt + 1200 new tokens within 2000 positions
-# (conversation_video.py:217-222), i.e. 800 prompt tokens. The official code drops the FIRST tokens of a longer
-# prompt, which cuts the "###Human:" frame and the placeholders; we shorten the subtitle instead (the only part
-# of a prompt that can grow), so the frame, the media tokens and the question stay intact.
+# (conversation_video.py:217-222), i.e. 800 prompt tokens (`fit_subtitle` says how a longer one is shortened).
 MAX_PROMPT_TOKENS = 2000 - 1200
-# Characters kept before tokenizing a subtitle for the cap (bounds the tokenizer's work on a huge one).
-_CHARS_PER_TOKEN_BOUND = 16
 
 # The chat template cannot know which modalities a video really has (an mp4 may lack an audio track), so it
 # writes this marker and `__call__` replaces it with the matching official prompt variant after decoding.
@@ -304,7 +303,22 @@ class AffectGPTProcessor(ProcessorMixin):
             uses_subtitle = text_i is None or MEDIA_MARKER in text_i
             if truncate_subtitles and subtitle and uses_subtitle and self.max_prompt_tokens is not None:
                 where = source_name(video) if video is not None else f"sample {i}"
-                prompt = self._fit_prompt(prompt, i, column, subtitle, has, task, where)
+                prompt, kept = fit_subtitle(
+                    lambda s, i=i, has=has: self._prompt(i, column, s, *has, task),
+                    subtitle,
+                    self.tokenizer,
+                    self.max_prompt_tokens,
+                )
+                if kept is None:
+                    raise ValueError(
+                        f"{where}: the prompt is longer than max_prompt_tokens={self.max_prompt_tokens}"
+                    )
+                if len(kept) < len(subtitle):
+                    logger.warning(
+                        f"{where}: subtitle of {len(subtitle)} characters cut to its first {len(kept)} so that the "
+                        f"prompt fits max_prompt_tokens={self.max_prompt_tokens} (official: 2000 positions - 1200 "
+                        "for the answer)"
+                    )
             prompts.append(prompt)
 
         if visual_batch:
@@ -334,32 +348,6 @@ class AffectGPTProcessor(ProcessorMixin):
         if "offset_mapping" in encoded:
             data["offset_mapping"] = encoded["offset_mapping"]
         return BatchFeature(data=data, tensor_type=return_tensors)
-
-    def _fit_prompt(self, prompt: str, i: int, column: dict, subtitle: str, has, task, where: str) -> str:
-        """`prompt`, or the same prompt with its subtitle cut so that it has at most `max_prompt_tokens` tokens."""
-        limit = self.max_prompt_tokens
-        head = subtitle[: limit * _CHARS_PER_TOKEN_BOUND]
-        if head == subtitle and len(self.tokenizer.encode(prompt, add_special_tokens=False)) <= limit:
-            return prompt
-        base = len(self.tokenizer.encode(self._prompt(i, column, "", *has, task), add_special_tokens=False))
-        if base > limit:
-            raise ValueError(
-                f"{where}: the prompt without subtitle has {base} tokens > max_prompt_tokens={limit}"
-            )
-        sub_ids = self.tokenizer.encode(head, add_special_tokens=False)
-        keep = min(limit - base, len(sub_ids))
-        # Token boundaries may shift at the cut; shorten until the re-tokenized prompt fits.
-        while True:
-            cut = self.tokenizer.decode(sub_ids[:keep])
-            fitted = self._prompt(i, column, cut, *has, task)
-            if keep == 0 or len(self.tokenizer.encode(fitted, add_special_tokens=False)) <= limit:
-                break
-            keep -= 1
-        logger.warning(
-            f"{where}: subtitle of {len(subtitle)} characters cut to its first {len(cut)} so that the prompt "
-            f"fits max_prompt_tokens={limit} (the official 2000 positions minus 1200 for the answer)"
-        )
-        return fitted
 
     def _media_block(self, subtitle: str | None, has_video: bool, has_audio: bool) -> str:
         if subtitle is not None:

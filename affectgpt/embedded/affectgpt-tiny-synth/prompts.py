@@ -7,7 +7,7 @@ nothing is faked for a missing one. Placeholders are repeated `num_*_query_token
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 __all__ = [
     "DESCRIPTION_QUESTION",
@@ -20,6 +20,7 @@ __all__ = [
     "PLACEHOLDER_FOR_VISUAL",
     "build_media_block",
     "build_prompt",
+    "fit_subtitle",
     "format_ovlabel_answer",
     "neutralise_placeholders",
     "question_for",
@@ -59,6 +60,38 @@ def neutralise_placeholders(text: str) -> str:
         if placeholder in text:
             text = text.replace(placeholder, placeholder[:-5] + " Here>")
     return text
+
+
+# Characters of a subtitle kept before it is tokenized for the cap (bounds the tokenizer's work on a huge one).
+_CHARS_PER_TOKEN_BOUND = 16
+
+
+def fit_subtitle(build: Callable[[str], str], subtitle: str, tokenizer, limit: int) -> tuple[str, str | None]:
+    """(prompt, subtitle kept): `build(subtitle)` if it has at most `limit` tokens, else `build` of the longest
+    start of the subtitle that fits; (build(""), None) when not even an empty subtitle fits.
+
+    The official inference drops the FIRST tokens of a prompt that leaves no room for the answer, which cuts the
+    "###Human:" frame and the placeholders (the model would then refuse the sample); the subtitle is the only part
+    of a prompt that grows, so its end is cut instead and the frame, the media tokens and the question stay."""
+
+    def length(text: str) -> int:
+        return len(tokenizer.encode(text, add_special_tokens=False))
+
+    head = subtitle[: limit * _CHARS_PER_TOKEN_BOUND]
+    prompt = build(subtitle)
+    if head == subtitle and length(prompt) <= limit:
+        return prompt, subtitle
+    room = limit - length(build(""))
+    if room < 0:
+        return build(""), None
+    ids = tokenizer.encode(head, add_special_tokens=False)
+    keep = min(room, len(ids))
+    while True:  # token boundaries may shift at the cut: shorten until the re-tokenized prompt fits
+        kept = tokenizer.decode(ids[:keep])
+        prompt = build(kept)
+        if keep == 0 or length(prompt) <= limit:
+            return prompt, kept
+        keep -= 1
 
 
 def question_for(task: str) -> str:
