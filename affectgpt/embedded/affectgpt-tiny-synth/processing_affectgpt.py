@@ -170,7 +170,7 @@ class AffectGPTProcessor(ProcessorMixin):
         """One sample's sampled frames (num_frames, H, W, 3) uint8 and 16 kHz mono waveform (or None each)."""
         frames = waveform = None
         if self.visual_input == "face" and face is not None:
-            frames = load_faces(face, self.num_frames)
+            frames = load_faces(face, self.num_frames, size=(_IMAGE_SIZE, _IMAGE_SIZE))
         if video is not None:
             if isinstance(video, np.ndarray):
                 if self.visual_input == "frame":
@@ -193,11 +193,14 @@ class AffectGPTProcessor(ProcessorMixin):
         return frames, waveform
 
     def _audio_features(self, waveform: np.ndarray) -> np.ndarray:
-        """(num_audio_clips, 32000) features of one waveform.
+        """(num_audio_clips, 32000) HuBERT input values of one 16 kHz mono waveform, as the official code makes them.
 
-        The official code hands the whole (8, 32000) clip tensor to the feature extractor as ONE input, so
-        zero-mean/unit-variance normalisation uses statistics over all 8 clips together; flattening reproduces it."""
+        Two official steps: `transform_audio` subtracts each clip's own mean in place (`waveform -= waveform.mean()`
+        on a view of each clip), and the HuBERT encoder then hands the whole (8, 32000) tensor to the feature
+        extractor as ONE input, so the zero-mean/unit-variance normalisation uses statistics over all 8 clips
+        together; flattening reproduces that."""
         clips = split_audio_clips(waveform, self.num_audio_clips, TARGET_SAMPLE_RATE)
+        clips -= clips.mean(axis=1, keepdims=True)
         values = self.feature_extractor(
             [clips.reshape(-1)], sampling_rate=TARGET_SAMPLE_RATE, return_tensors="np"
         ).input_values
