@@ -197,6 +197,11 @@ def build_model_and_processor(model_cfg: dict):
         # The project's own classes (not the folder's copied code): training must use this checkout's code.
         model = AffectGPTForConditionalGeneration.from_pretrained(folder)
         processor = AffectGPTProcessor.from_pretrained(folder)
+        from affectgpt.presets import set_generation_defaults
+
+        # The export's stop/pad settings follow the tokenizer it trains with (a folder saved by older code may
+        # carry other ones).
+        set_generation_defaults(model, processor.tokenizer)
         return model, processor
 
     from affectgpt.presets import PRESETS, build_model, processor_for

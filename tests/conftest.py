@@ -91,6 +91,22 @@ def make_frames(n: int, height: int = 48, width: int = 64, seed: int = 0) -> np.
     return frames
 
 
+def scripted_logits(tokens: list[int], prompt_length: int):
+    """A LogitsProcessor that makes `generate` emit `tokens` (the last one repeated): stop rules become testable
+    on any model, whatever its weights would say."""
+    import torch
+    from transformers import LogitsProcessor
+
+    class _Scripted(LogitsProcessor):
+        def __call__(self, input_ids, scores):
+            step = min(input_ids.shape[1] - prompt_length, len(tokens) - 1)
+            forced = torch.full_like(scores, float("-inf"))
+            forced[:, tokens[step]] = 0.0
+            return forced
+
+    return _Scripted()
+
+
 def make_tone(seconds: float, sample_rate: int = 16000, freq: float = 220.0) -> np.ndarray:
     t = np.arange(int(round(seconds * sample_rate)), dtype=np.float32) / sample_rate
     return (0.3 * np.sin(2 * np.pi * freq * t)).astype(np.float32)
