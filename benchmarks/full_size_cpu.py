@@ -69,7 +69,10 @@ class Timer:
                 self.start = time.perf_counter()
 
             def __exit__(self, *exc):
-                timer.steps[name] = {"seconds": time.perf_counter() - self.start, "rss_after_gib": _rss_gib()}
+                seconds, rss = time.perf_counter() - self.start, _rss_gib()
+                timer.steps[name] = {"seconds": seconds, "rss_after_gib": rss}
+                # Printed as it happens: a step killed for memory still shows how far it got.
+                print(f"  {name}: {seconds:.1f} s, RSS after {rss:.2f} GiB", flush=True)
 
         return _Step()
 
@@ -386,11 +389,21 @@ def main() -> int:
         default=0,
         help="wait (up to 25 min) until this much memory is free",
     )
+    parser.add_argument("--rss-every", type=float, default=0, help="print each step's RSS every N seconds")
     parser.add_argument("--step", choices=STEPS, help=argparse.SUPPRESS)  # one step, in this process
     args = parser.parse_args()
     if args.step is None:
         return drive(args)
     timer = Timer()
+    if args.rss_every:
+        import threading
+
+        def sample() -> None:
+            while True:
+                time.sleep(args.rss_every)
+                print(f"  [{args.step}] RSS {_rss_gib():.2f} GiB", flush=True)
+
+        threading.Thread(target=sample, daemon=True).start()
     result = run_step(args, timer)
     result["timings"] = timer.steps
     (args.work / f"step_{args.step}.json").write_text(json.dumps(result, indent=2) + "\n")
