@@ -75,50 +75,48 @@ def attention_backends(device: torch.device) -> list[str]:
 
 
 # ---------------------------------------------------------------------------------------------- generation
+def time_generation(model, batches, new_tokens: int, device) -> tuple[float, float | None]:
+    """Seconds for `generate` over `batches` (after one warm-up call of the same shape) and the peak memory."""
+    kwargs = {"max_new_tokens": new_tokens, "min_new_tokens": new_tokens, "do_sample": False}
+    with torch.inference_mode():
+        model.generate(**batches[0], **kwargs)  # warm-up: kernels, allocator, caches of this shape
+        reset_peak(device)
+        sync(device)
+        start = time.perf_counter()
+        for inputs in batches:
+            model.generate(**inputs, **kwargs)
+        sync(device)
+    return time.perf_counter() - start, peak_gib(device)
+
+
 def check_generation(model, processor, clips, args, device, dtype) -> list[dict]:
     from affectgpt.inference import ClipEncoder
 
     encode = ClipEncoder(processor, "ovlabel")
     rows = []
     for backend in attention_backends(device):
-        try:
-            # The LLM only: it is the decoding cost, and the towers need not support every kernel.
-            model.set_attn_implementation({"text_config": backend})
-        except (ValueError, ImportError) as err:
-            rows.append({"attention": backend, "error": str(err).splitlines()[0]})
-            continue
         for batch_size in args.batch_sizes:
             n = batch_size * args.batches
             pool = [clips[i % len(clips)] for i in range(n)]
             batches = [
                 to_device(encode(pool[i : i + batch_size])[1], device, dtype) for i in range(0, n, batch_size)
             ]
-            kwargs = {
-                "max_new_tokens": args.new_tokens,
-                "min_new_tokens": args.new_tokens,
-                "do_sample": False,
-            }
-            with torch.inference_mode():
-                model.generate(**batches[0], **kwargs)  # warm-up: kernels, allocator, caches of this shape
-                reset_peak(device)
-                sync(device)
-                start = time.perf_counter()
-                for inputs in batches:
-                    model.generate(**inputs, **kwargs)
-                sync(device)
-            seconds = time.perf_counter() - start
+            row = {"attention": backend, "batch_size": batch_size, "clips": n, "new_tokens": args.new_tokens}
+            try:
+                # The LLM only: it is the decoding cost, and the towers need not support every kernel.
+                model.set_attn_implementation({"text_config": backend})
+                seconds, peak = time_generation(model, batches, args.new_tokens, device)
+            except (RuntimeError, ValueError, ImportError) as err:
+                if backend == "sdpa" and not isinstance(err, torch.OutOfMemoryError):
+                    raise
+                # An optional kernel that fails, or a batch that does not fit, must not lose the other numbers.
+                rows.append({**row, "error": f"{type(err).__name__}: {str(err).splitlines()[0][:200]}"})
+                if device.type == "cuda":
+                    torch.cuda.empty_cache()
+                continue
             rate = n / seconds
-            rows.append(
-                {
-                    "attention": backend,
-                    "batch_size": batch_size,
-                    "clips": n,
-                    "new_tokens": args.new_tokens,
-                    "clips_per_s": rate,
-                    "unibench_minutes": UNIBENCH_CLIPS / rate / 60,
-                    "peak_gib": peak_gib(device),
-                }
-            )
+            row.update(clips_per_s=rate, unibench_minutes=UNIBENCH_CLIPS / rate / 60, peak_gib=peak)
+            rows.append(row)
             print(f"  generation {backend} batch {batch_size}: {rate:.2f} clips/s", flush=True)
     model.set_attn_implementation({"text_config": "sdpa"})
     return rows
@@ -152,7 +150,7 @@ def check_sft(model, processor, video: str, args, device, dtype) -> dict:
     from affectgpt.presets import lora_config
 
     model.config.use_cache = False
-    model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
     peft_model = get_peft_model(model, lora_config())
     peft_model.train()
     trainable = [p for p in peft_model.parameters() if p.requires_grad]
@@ -211,17 +209,20 @@ def table(report: dict) -> str:
     lines.append(f"{'generation':24s} {'clips/s':>9s} {'UniBench min':>13s} {'peak GiB':>9s}")
     for row in report["generation"]:
         if "error" in row:
-            lines.append(f"  {row['attention']:22s} not run: {row['error']}")
+            lines.append(f"  {row['attention']} batch {row['batch_size']}: not run: {row['error']}")
             continue
         peak = "-" if row["peak_gib"] is None else f"{row['peak_gib']:.1f}"
         label = f"{row['attention']} batch {row['batch_size']}"
         lines.append(f"  {label:22s} {row['clips_per_s']:9.2f} {row['unibench_minutes']:13.1f} {peak:>9s}")
     sft = report["sft"]
-    peak = "-" if sft["peak_gib"] is None else f"{sft['peak_gib']:.1f} GiB"
-    lines.append(
-        f"SFT step (LoRA, batch {sft['batch_size']} x {sft['max_length']} tokens, activation checkpointing): "
-        f"{sft['step_seconds']:.2f} s, peak {peak}"
-    )
+    if "error" in sft:
+        lines.append(f"SFT step: not run: {sft['error']}")
+    else:
+        peak = "-" if sft["peak_gib"] is None else f"{sft['peak_gib']:.1f} GiB"
+        lines.append(
+            f"SFT step (LoRA, batch {sft['batch_size']} x {sft['max_length']} tokens, activation checkpointing): "
+            f"{sft['step_seconds']:.2f} s, peak {peak}"
+        )
     lines.append(
         "processor (DataLoader, 3-s clips): "
         + ", ".join(f"{r['workers']} workers {r['clips_per_s']:.1f} clips/s" for r in report["processor"])
@@ -274,7 +275,10 @@ def main(argv=None) -> int:
         root = Path(tmp)
         clips = make_clips(root, 16)
         report["generation"] = check_generation(model.eval(), processor, clips, args, device, dtype)
-        report["sft"] = check_sft(model, processor, clips[1]["video"], args, device, dtype)
+        try:
+            report["sft"] = check_sft(model, processor, clips[1]["video"], args, device, dtype)
+        except torch.OutOfMemoryError as err:
+            report["sft"] = {"error": f"OutOfMemoryError: {str(err).splitlines()[0][:200]}"}
         del model
         if device.type == "cuda":
             torch.cuda.empty_cache()
