@@ -92,6 +92,17 @@ def to_model(inputs, dtype):
     }
 
 
+def dtype_of(args):
+    import torch
+
+    return {"bf16": torch.bfloat16, "fp32": torch.float32}[args.dtype]
+
+
+def overrides_of(args) -> dict:
+    """--llm-layers: the official shapes with fewer LLM layers (an fp32 check of the convert that fits in RAM)."""
+    return {"text_config": {"num_hidden_layers": args.llm_layers}} if args.llm_layers else {}
+
+
 def weight_bytes(model) -> int:
     return sum(t.numel() * t.element_size() for t in [*model.parameters(), *model.buffers()])
 
@@ -106,7 +117,7 @@ def step_build(args, timer: Timer) -> dict:
 
     tokenizer = build_qwen_tokenizer()
     with timer("build_model"):
-        model = build_model(args.preset, dtype=torch.bfloat16, tokenizer=tokenizer)
+        model = build_model(args.preset, dtype=dtype_of(args), tokenizer=tokenizer, **overrides_of(args))
     model_dir, base = args.work / "model", args.work / "base"
     with timer("save_pretrained"):
         add_auto_map(model.config)
@@ -140,14 +151,14 @@ def step_load(args, timer: Timer) -> dict:
     folder = args.work / "model"
     with timer("from_pretrained"):
         model = AutoModelForImageTextToText.from_pretrained(
-            folder, trust_remote_code=True, dtype=torch.bfloat16
+            folder, trust_remote_code=True, dtype=dtype_of(args)
         )
         processor = AutoProcessor.from_pretrained(folder, trust_remote_code=True)
     with timer("processor"):
         inputs = encode_clip(processor, args.clip)
     with timer("generate"), torch.inference_mode():
         out = model.generate(
-            **to_model(inputs, torch.bfloat16),
+            **to_model(inputs, dtype_of(args)),
             max_new_tokens=NEW_TOKENS,
             min_new_tokens=NEW_TOKENS,
             do_sample=False,
@@ -177,9 +188,12 @@ def step_ckpt(args, timer: Timer) -> dict:
     unused image projector, and the runner's config dict."""
     import torch
 
-    from modeling_affectgpt import AffectGPTConfig, AffectGPTForConditionalGeneration
+    from affectgpt.presets import build_config
+    from modeling_affectgpt import AffectGPTForConditionalGeneration
 
-    config = AffectGPTConfig.from_pretrained(args.work / "model")
+    config = build_config(
+        args.preset, **overrides_of(args)
+    )  # what `build` built (its model folder may be deleted by now)
     with torch.device("meta"):
         skeleton = AffectGPTForConditionalGeneration(config)
     gen = torch.Generator().manual_seed(0)
@@ -223,7 +237,7 @@ def _convert(args, timer: Timer, name: str, *extra: str) -> dict:
         "--checkpoint",
         str(args.work / "official_checkpoint.pth"),
     ]
-    command += ["--out", str(out), "--preset", args.preset, "--overwrite", *extra]
+    command += ["--out", str(out), "--preset", args.preset, "--dtype", args.dtype, "--overwrite", *extra]
     command += ["--vision", str(base / "vision"), "--audio", str(base / "audio"), "--llm", str(base / "llm")]
     with timer(f"convert_{name}"):
         subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
@@ -237,14 +251,14 @@ def _logits(args, timer: Timer, folder: Path, adapter: bool) -> dict:
 
     with timer("from_pretrained"):
         model = AutoModelForImageTextToText.from_pretrained(
-            folder, trust_remote_code=True, dtype=torch.bfloat16
+            folder, trust_remote_code=True, dtype=dtype_of(args)
         )
         processor = AutoProcessor.from_pretrained(folder, trust_remote_code=True)
         if adapter:
             from peft import PeftModel
 
             model = PeftModel.from_pretrained(model, folder / "lora_adapter")
-    inputs = to_model(encode_clip(processor, args.clip), torch.bfloat16)
+    inputs = to_model(encode_clip(processor, args.clip), dtype_of(args))
     results = {}
     with timer("forward"), torch.inference_mode():
         results["logits"] = model(**inputs).logits[0].float()
@@ -277,6 +291,8 @@ def compare_logits(work: Path) -> dict:
         "max_abs_diff_merged_vs_adapter": float((merged - lora).abs().max()),
         "max_abs_diff_adapter_vs_no_lora": float((lora - base).abs().max()),
         "logits_std": float(lora.std()),
+        # How much of what the LoRA changes the two folders disagree on (0 = identical).
+        "diff_over_lora_effect": float((merged - lora).norm() / (lora - base).norm()),
         "argmax_agreement_merged_vs_adapter": float((merged.argmax(-1) == lora.argmax(-1)).float().mean()),
         "argmax_agreement_adapter_vs_no_lora": float((lora.argmax(-1) == base.argmax(-1)).float().mean()),
     }
@@ -308,7 +324,8 @@ def drive(args) -> int:
     if not args.clip.is_file():
         raise SystemExit(f"--clip: no file at {args.clip}")
     report = json.loads(args.out.read_text()) if args.out and args.out.is_file() else {}
-    report.update(preset=args.preset, clip=str(args.clip), threads=os.cpu_count())
+    report.update(preset=args.preset, clip=str(args.clip), threads=os.cpu_count(), dtype=args.dtype)
+    report.update(llm_layers=args.llm_layers or None)
     report.setdefault("steps", {})
     for step in steps:
         result_file = args.work / f"step_{step}.json"
@@ -321,6 +338,14 @@ def drive(args) -> int:
             args.preset,
             "--work",
             str(args.work),
+        ]
+        command += [
+            "--dtype",
+            args.dtype,
+            "--llm-layers",
+            str(args.llm_layers),
+            "--rss-every",
+            str(args.rss_every),
         ]
         wait_for_memory(args.min_available_gib, step)
         available = _available_gib()
@@ -388,6 +413,10 @@ def main() -> int:
         type=float,
         default=0,
         help="wait (up to 25 min) until this much memory is free",
+    )
+    parser.add_argument("--dtype", choices=("bf16", "fp32"), default="bf16", help="weights and compute dtype")
+    parser.add_argument(
+        "--llm-layers", type=int, default=0, help="fewer LLM layers than the preset (0 = as is)"
     )
     parser.add_argument("--rss-every", type=float, default=0, help="print each step's RSS every N seconds")
     parser.add_argument("--step", choices=STEPS, help=argparse.SUPPRESS)  # one step, in this process
