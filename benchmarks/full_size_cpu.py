@@ -16,7 +16,10 @@ Steps (each in its own process, so each peak resident memory is its own; run one
     .venv/bin/python benchmarks/full_size_cpu.py --preset tiny --work /tmp/fs-tiny            # seconds
     .venv/bin/python benchmarks/full_size_cpu.py --work /work/tmp-fullsize --out fullsize.json  # ~17 GB RAM
 
+    .venv/bin/python benchmarks/full_size_cpu.py --dtype fp32 --llm-layers 2 --work /tmp/fs32   # fp32, ~9 GB RAM
+
 Peak RSS is `ru_maxrss` of each step's process (`os.wait4`). Weight size = sum of parameter + buffer bytes.
+One file (over 400 lines) on purpose: the heavy run is one command, with the step code next to its driver.
 """
 
 from __future__ import annotations
