@@ -149,6 +149,19 @@ def test_sentiment_by_hand():
     assert got["weighted_f1"] == pytest.approx((2 * 0.5 + 3 * 2 / 3) / 5)
 
 
+def test_sentiment_accepts_numpy_scalars_and_rejects_bools():
+    """The one-pass type checks (exact str / float / int) hand every other type to the per-sample check."""
+    preds = ["positive", "negative", "neutral", "Positive", "positive", "mixed"]
+    refs = [1.0, -2.0, 0.0, 0.5, -0.3, -1.0]
+    expected = sentiment_scores(preds, refs)
+    assert sentiment_scores(list(np.array(preds)), list(np.array(refs))) == expected
+    assert sentiment_scores(preds, [1, -2, 0, 0.5, -0.3, -1]) == expected
+    with pytest.raises(TypeError, match=r"references\[1\] must be a valence number"):
+        sentiment_scores(preds, [1.0, True, 0.0, 0.5, -0.3, -1.0])
+    with pytest.raises(TypeError, match=r"predictions\[2\] must be a sentiment string"):
+        sentiment_scores(["positive", "negative", 1, "x", "y", "z"], refs)
+
+
 @pytest.mark.parametrize(
     ("task", "preds", "refs", "error"),
     [
