@@ -58,6 +58,16 @@ def test_vectorised_parser_agrees_with_per_sample_parser(tables):
         "[\x00happy]",
         "fear,,",
     ]
+    _assert_parsed_as_official(samples, tables)
+
+
+def test_vectorised_parser_with_separator_items(tables):
+    """An item that is the buffer's separator character must not shift the labels of later samples."""
+    samples = ["[happy, \x00, sad]", "joy", "\x00", "angry", " \x00 ,fear", "[sad]"]
+    _assert_parsed_as_official(samples, tables)
+
+
+def _assert_parsed_as_official(samples, tables):
     owner, ids = encode_samples(samples, tables.vocab)
     got = sorted(zip(owner.tolist(), ids.tolist()))
     want = sorted(
