@@ -5,6 +5,8 @@ For every dataset folder and checkpoint there (see its README), the model's answ
 `LexiconExtractor.extract` / `.to_sentiment` and are compared with the official LLM's lists and polarities:
 - sentiment agreement: our positive/negative/neutral equals the official label (sentiment datasets only), and
   the same on positive vs the rest (the only split the official sentiment score uses);
+- the same agreement when our polarity rule reads the official lists instead of ours ("rule alone"): what the
+  polarity rule gets wrong by itself, with the list differences taken out;
 - EW F-score / precision / recall of our lists against the official lists as references (the MER-UniBench
   fine-grained metric, level 1), and the share of identical lists (as parsed label lists).
 Numbers are pooled over all checkpoints of a dataset."""
@@ -24,15 +26,17 @@ DEFAULT_OUTPUTS = Path(__file__).resolve().parents[2] / "shared" / "mer_unibench
 
 
 def agreement(folder: Path, extractor: LexiconExtractor) -> dict[str, float]:
-    ours, theirs, sent_ours, sent_theirs = [], [], [], []
+    ours, theirs, sent_ours, sent_rule, sent_theirs = [], [], [], [], []
     for checkpoint in official_checkpoints(folder):
         out = read_official_outputs(checkpoint)
         names = sorted(out.reasons)
         lists = extractor.extract([out.reasons[n] for n in names])
         ours += lists
-        theirs += [parse_labels(out.openset[n]) for n in names]
+        official_lists = [parse_labels(out.openset[n]) for n in names]
+        theirs += official_lists
         if out.sentiment is not None:
             sent_ours += extractor.to_sentiment(lists)
+            sent_rule += extractor.to_sentiment(official_lists)
             sent_theirs += [out.sentiment[n] for n in names]
     row = {"answers": len(ours)}
     row.update(fine_grained_scores(ours, theirs, tables=extractor.tables))
@@ -42,6 +46,7 @@ def agreement(folder: Path, extractor: LexiconExtractor) -> dict[str, float]:
         row["positive_vs_rest"] = sum(
             (a == "positive") == (b == "positive") for a, b in zip(sent_ours, sent_theirs)
         ) / len(sent_ours)
+        row["rule_alone"] = sum(a == b for a, b in zip(sent_rule, sent_theirs)) / len(sent_rule)
     return row
 
 
@@ -55,7 +60,8 @@ def main(argv=None) -> dict[str, dict[str, float]]:
     for folder in sorted(p for p in args.outputs.iterdir() if p.is_dir()):
         rows[folder.name] = row = agreement(folder, extractor)
         sentiment = (
-            f"sentiment {row['sentiment']:.3f} (positive vs rest {row['positive_vs_rest']:.3f})"
+            f"sentiment {row['sentiment']:.3f} (positive vs rest {row['positive_vs_rest']:.3f}; rule alone "
+            f"{row['rule_alone']:.3f})"
             if "sentiment" in row
             else "sentiment -"
         )

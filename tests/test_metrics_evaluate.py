@@ -156,3 +156,22 @@ def test_paths_work_from_any_working_directory(tmp_path, monkeypatch):
     m = evaluate.load(affectgpt.METRIC_DIR, "mer2023")
     assert m.compute(predictions=[["joyful"]], references=["happy"]) == {"hit_rate": 1.0}
     assert (Path(affectgpt.EMBEDDED_MODEL_DIR) / "config.json").is_file()
+
+
+def test_compute_on_new_samples_skips_the_arrow_round_trip(evaluate_with_wheels, monkeypatch):
+    """One process, nothing added: compute scores the converted samples directly (no cache file is written)."""
+    m = evaluate_with_wheels.load(MODULE, "mer2023")
+    monkeypatch.setattr(m, "_init_writer", lambda *a, **k: pytest.fail("compute wrote an Arrow file"))
+    assert m.compute(predictions=[["joyful"], "[angry]"], references=["happy", "sad"]) == {"hit_rate": 0.5}
+    with pytest.raises(ValueError, match=r"predictions\[1\] starts with the reserved control character"):
+        evaluate_with_wheels.load(MODULE, "fine_grained").compute(
+            predictions=["a", "\x1ea"], references=["a", "b"]
+        )
+
+
+def test_compute_after_add_batch_scores_both(evaluate_with_wheels):
+    """Samples passed to compute join the batches added before (evaluate's path, which the shortcut leaves)."""
+    m = evaluate_with_wheels.load(MODULE, "mer2023")
+    m.add_batch(predictions=[["joyful"]], references=["happy"])
+    assert m.compute(predictions=["[angry]"], references=["sad"]) == {"hit_rate": 0.5}
+    assert m.compute(predictions=["[sad]"], references=["sad"]) == {"hit_rate": 1.0}

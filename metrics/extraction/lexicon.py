@@ -28,9 +28,10 @@ NEGATIVE_SECTORS = frozenset(
 # Labels outside the variant map that the official extraction still reports (see the module docstring).
 EXTRA_LABELS = ("neutral",)
 # Sentiment: the i-th word weighs 1 + i * RECENCY (the official LLM leans towards the later words of a list), and a
-# list naming "neutral" stays neutral unless its weighted polarity exceeds NEUTRAL_MARGIN per word.
+# list naming "neutral" stays neutral unless its weighted valence exceeds NEUTRAL_MARGIN per word. Both were chosen
+# on cmumosi's official outputs and checked on sims (metrics/mer_unibench/README.md, "Label extraction").
 RECENCY = 0.25
-NEUTRAL_MARGIN = 0.5
+NEUTRAL_MARGIN = 1.0
 
 _OV_SENTENCE = re.compile(r"the character['’]s emotional state is\s+([^.\n]*)", re.IGNORECASE)
 _TOKEN = re.compile(r"[a-z0-9]+(?:['’-][a-z0-9]+)*|[.,;:!?()\"]")
@@ -71,6 +72,7 @@ class LexiconExtractor:
     ) -> None:
         self.tables = tables if tables is not None else load_wheels(wheel_dir)
         self.negation_window = negation_window
+        self._valences: dict[str, float] = {}
         # Phrases as token tuples (curly apostrophes folded) -> the variant-map key to report.
         self._phrases: dict[tuple[str, ...], str] = {}
         for key in (*self.tables.variant_map, *EXTRA_LABELS):
@@ -112,13 +114,23 @@ class LexiconExtractor:
         """One label list per text."""
         return [self.extract_one(text) for text in texts]
 
+    def word_valence(self, word: str) -> float:
+        """In [-1, 1]: the share of the five wheels whose level-1 sector for the word is positive minus the share
+        whose sector is negative (surprised: neither). A word all wheels agree on outweighs a split one; the
+        official LLM weighs such words the same way more often than a majority sign does."""
+        valence = self._valences.get(word)
+        if valence is None:
+            votes = 0
+            for wheel in range(1, NUM_WHEELS + 1):
+                sector = self.tables.map_word(word, wheel, "level1")
+                votes += (sector in POSITIVE_SECTORS) - (sector in NEGATIVE_SECTORS)
+            valence = self._valences[word] = votes / NUM_WHEELS
+        return valence
+
     def word_polarity(self, word: str) -> int:
-        """+1/-1/0: majority over the five wheels of the word's level-1 sector polarity (surprised: none)."""
-        votes = 0
-        for wheel in range(1, NUM_WHEELS + 1):
-            sector = self.tables.map_word(word, wheel, "level1")
-            votes += (sector in POSITIVE_SECTORS) - (sector in NEGATIVE_SECTORS)
-        return (votes > 0) - (votes < 0)
+        """+1/-1/0: the sign of `word_valence` (the majority over the wheels)."""
+        valence = self.word_valence(word)
+        return (valence > 0) - (valence < 0)
 
     def sentiment_one(self, labels: Sequence[str]) -> str:
         if isinstance(labels, str):
@@ -127,13 +139,13 @@ class LexiconExtractor:
         named = {"positive", "negative"}.intersection(words)
         if len(named) == 1:  # the list names its valence outright ("excited, nervous, positive")
             return named.pop()
-        score = sum(self.word_polarity(w) * (1 + RECENCY * i) for i, w in enumerate(words))
+        score = sum(self.word_valence(w) * (1 + RECENCY * i) for i, w in enumerate(words))
         if "neutral" in words and abs(score) <= NEUTRAL_MARGIN * len(words):
             return "neutral"
         return "positive" if score > 0 else "negative" if score < 0 else "neutral"
 
     def to_sentiment(self, label_lists: Iterable[Sequence[str]]) -> list[str]:
         """positive/negative/neutral per label list: a list naming exactly one of "positive"/"negative" takes it;
-        otherwise the sign of the position-weighted sum of word polarities (word i weighs 1 + RECENCY * i;
+        otherwise the sign of the position-weighted sum of word valences (word i weighs 1 + RECENCY * i;
         0 -> neutral), where a list naming "neutral" needs a clear margin to be polar."""
         return [self.sentiment_one(labels) for labels in label_lists]

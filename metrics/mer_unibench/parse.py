@@ -105,28 +105,29 @@ def encode_samples(
     get = vocab.get
     if texts:
         wrap = f",{_SEP},"
-        joined = wrap + wrap.join(texts) + wrap
-        if joined.count(_SEP) == len(texts) + 1:
-            # Every sample sits between two separators, so "<sep>[" and "]<sep>" match only at a sample's own
-            # start and end, once each: the official one-leading-"[" / one-trailing-"]" rule, for all samples in
-            # two C-level passes (a Python expression per sample cost more than the rest of the parse).
-            joined = joined.replace(wrap + "[", wrap).replace("]" + wrap, wrap)
-            # "', '" only ever yields empty items, which are dropped: collapsing it first is exact and
-            # halves the items of "['a', 'b']"-style samples. Remaining quotes split like commas.
-            joined = joined.replace("', '", ",").replace('", "', ",")
-            parts = joined.replace("'", ",").replace('"', ",").lower().split(",")
-            lookup = dict(vocab)
-            lookup[_SEP] = -1  # separators get their own id, so one C-level map finds both
-            lookup[""] = -2  # empty items are dropped (officially before lookup)
-            tokens = map(str.strip, parts)
-            tok_ids = np.fromiter(map(lookup.get, tokens, repeat(-2)), dtype=np.int64, count=len(parts))
-            is_sep = tok_ids == -1
+        # The official one-leading-"[" / one-trailing-"]" rule, then all samples in one buffer, each between two
+        # separators (C-level passes only: a Python expression per sample cost more than the rest of the parse).
+        unbracketed = map(str.removesuffix, map(str.removeprefix, texts, repeat("[")), repeat("]"))
+        joined = wrap + wrap.join(unbracketed) + wrap
+        # "', '" only ever yields empty items, which are dropped: collapsing it first is exact and
+        # halves the items of "['a', 'b']"-style samples. Remaining quotes split like commas.
+        joined = joined.replace("', '", ",").replace('", "', ",")
+        parts = joined.replace("'", ",").replace('"', ",").lower().split(",")
+        lookup = dict(vocab)
+        lookup[_SEP] = -1  # separators get their own id, so one C-level map finds both
+        lookup[""] = -2  # empty items are dropped (officially before lookup)
+        tokens = map(str.strip, parts)
+        tok_ids = np.fromiter(map(lookup.get, tokens, repeat(-2)), dtype=np.int64, count=len(parts))
+        is_sep = tok_ids == -1
+        # One separator token per sample boundary, unless a sample holds an item that is our separator
+        # character (checked here rather than by a pass over the buffer).
+        if np.count_nonzero(is_sep) == len(texts) + 1:
             position = np.cumsum(is_sep) - 1  # which string sample each token belongs to
             keep = tok_ids >= 0
             owned = position[keep]
             owners.append(owned if isinstance(str_idx, range) else np.asarray(str_idx, dtype=np.int64)[owned])
             ids.append(tok_ids[keep])
-        else:  # a sample contains our separator character: take the slow, per-sample path
+        else:  # the slow, per-sample path
             for i in str_idx:
                 tokens = parse_labels(values[i], index=i, what=what)
                 list_tokens.extend(tokens)

@@ -168,7 +168,10 @@ def _valence(value, i: int) -> float:
 
 def _valences(references: list) -> np.ndarray:
     """float64 valences; plain int/float lists take one vectorised pass, anything else the per-sample check."""
-    if all(type(v) in (float, int) for v in references):
+    if set(map(type, references)) <= {
+        float,
+        int,
+    }:  # one C-level pass (a generator cost more than the scoring)
         gold = np.array(references, dtype=np.float64)
         if not np.isnan(gold).any():
             return gold
@@ -176,7 +179,7 @@ def _valences(references: list) -> np.ndarray:
 
 
 def _check_sentiment_labels(predictions: list) -> None:
-    if not all(isinstance(label, str) for label in predictions):
+    if not set(map(type, predictions)) <= {str} and not all(isinstance(label, str) for label in predictions):
         i, label = next((i, p) for i, p in enumerate(predictions) if not isinstance(p, str))
         raise TypeError(
             f"predictions[{i}] must be a sentiment string, got {type(label).__name__} ({label!r})"
