@@ -91,12 +91,11 @@ def load_split(data_dir: str | os.PathLike, config: str | None, split: str, stre
     `configs:` picks the parquet files). Media stay undecoded; use `resolve_media` with `data_root=data_dir`."""
     from datasets import load_dataset
 
-    from dataset_scripts.writer import FRESH_LOCAL_LOAD
+    from dataset_scripts.writer import local_load_kwargs
 
     data_dir = os.fspath(data_dir)
-    # A local folder is re-read on every load (not a stale cache of a same-named folder); streaming reads the
-    # files directly anyway.
-    fresh = FRESH_LOCAL_LOAD if os.path.isdir(data_dir) and not streaming else {}
+    # Streaming reads the files directly; a local folder must not load a stale cache of a same-named folder.
+    fresh = local_load_kwargs(data_dir) if os.path.isdir(data_dir) and not streaming else {}
     try:
         return load_dataset(data_dir, config, split=split, streaming=streaming, **fresh)
     except FileNotFoundError as err:
