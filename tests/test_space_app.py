@@ -220,3 +220,47 @@ def test_space_command_parses_and_hands_its_options_to_the_app(monkeypatch):
     assert seen == {"model": "some/dir", "host": "0.0.0.0", "port": 7861, "share": False}
     assert cli.main(["space", "--port", "70000"]) == 2  # a one-line error, not a traceback
     assert space.APP_PATH.is_file()
+
+
+def test_uploads_are_deleted_when_the_app_gets_sigterm(mp4_with_audio, tmp_path):
+    """`docker stop`, systemd and Spaces stop the app with SIGTERM; it must purge uploads as Ctrl-C does."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    from gradio_client import Client, handle_file
+
+    from affectgpt import space_support
+    from tests.conftest import REPO_ROOT
+    from tests.test_space_support import free_port
+
+    uploads, port = tmp_path / "uploads", free_port()
+    env = dict(os.environ, GRADIO_TEMP_DIR=str(uploads), GRADIO_EXAMPLES_CACHE=str(tmp_path / "examples"))
+    env.pop("AFFECTGPT_MODEL", None)  # the embedded default: small, offline
+    argv = [sys.executable, "-m", "affectgpt", "space", "--port", str(port)]
+    proc = subprocess.Popen(argv, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        url = f"http://127.0.0.1:{port}/"
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                urllib.request.urlopen(url, timeout=2).close()
+                break
+            except OSError:
+                assert proc.poll() is None and time.monotonic() < deadline, "the app did not start"
+                time.sleep(0.5)
+        client = Client(url, verbose=False)
+        client.predict(handle_file(str(mp4_with_audio)), "", "description", 16, "greedy", api_name="/analyze")
+        assert list(uploads.rglob(mp4_with_audio.name)), "the upload should be cached while serving"
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    examples = {clip.video.name for clip in space_support.example_clips()}
+    left = [p for p in uploads.rglob("*") if p.is_file() and p.name not in examples]
+    assert not left, left
