@@ -5,7 +5,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["FINGERPRINT_PREFIX", "CardInfo", "is_fingerprinted", "render_card"]
+__all__ = [
+    "FINGERPRINT_PREFIX",
+    "CardInfo",
+    "card_configs",
+    "is_fingerprinted",
+    "render_card",
+    "split_patterns",
+]
 
 FINGERPRINT_PREFIX = "content sha256 "
 
@@ -105,13 +112,37 @@ Written by `affectgpt build-dataset`.
     return "---\n" + yaml.safe_dump(meta, sort_keys=False, allow_unicode=True) + "---\n\n" + body
 
 
-def is_fingerprinted(card_text: str) -> bool:
-    """Whether every config of a card carries a content fingerprint (a card written by `render_card`)."""
+def card_configs(card_text: str) -> list[dict]:
+    """The YAML `configs:` entries of a card's front matter ([] when it has none)."""
     import yaml
 
     parts = card_text.split("---", 2)
-    meta = yaml.safe_load(parts[1]) if len(parts) == 3 and not parts[0].strip() else None
+    try:
+        meta = yaml.safe_load(parts[1]) if len(parts) == 3 and not parts[0].strip() else None
+    except yaml.YAMLError:
+        return []
     configs = meta.get("configs") if isinstance(meta, dict) else None
+    return [c for c in configs if isinstance(c, dict)] if isinstance(configs, list) else []
+
+
+def is_fingerprinted(card_text: str) -> bool:
+    """Whether every config of a card carries a content fingerprint (a card written by `render_card`)."""
+    configs = card_configs(card_text)
     return bool(configs) and all(
-        isinstance(c, dict) and str(c.get("description", "")).startswith(FINGERPRINT_PREFIX) for c in configs
+        str(c.get("description", "")).startswith(FINGERPRINT_PREFIX) for c in configs
     )
+
+
+def split_patterns(card_text: str, config: str, split: str) -> list[str] | None:
+    """The data_files patterns of one split of one config, or None when the card does not list them."""
+    for entry in card_configs(card_text):
+        if entry.get("config_name") != config:
+            continue
+        files = entry.get("data_files")
+        if isinstance(files, list):
+            found = [
+                f["path"] for f in files if isinstance(f, dict) and f.get("split") == split and f.get("path")
+            ]
+            patterns = [p for item in found for p in ([item] if isinstance(item, str) else item)]
+            return patterns or None
+    return None

@@ -141,3 +141,26 @@ def test_load_split_reads_the_current_files_not_a_cache_of_a_same_named_folder(t
     assert [r["name"] for r in load_split(second, "cfg", "test")] == ["p", "q"]
     _write_corpus(first, ["w"])  # rebuilt in place
     assert [r["name"] for r in load_split(first, "cfg", "test")] == ["w"]
+
+
+def test_load_split_prepares_only_the_wanted_split(tmp_path):
+    """`load_dataset(DIR, CONFIG, split="test")` alone reads and caches every split of the config; scoring a
+    test split must not read a (possibly huge) train split."""
+    import datasets
+    from datasets import Dataset
+
+    folder = tmp_path / "two-splits-probe"
+    (folder / "cfg").mkdir(parents=True)
+    for split, names in (("train", ["t0", "t1", "t2"]), ("test", ["x0"])):
+        Dataset.from_dict({"name": names}).to_parquet(folder / "cfg" / f"{split}-00000-of-00001.parquet")
+    (folder / "README.md").write_text(
+        "---\nconfigs:\n- config_name: cfg\n  data_files:\n  - split: train\n    path: cfg/train-*.parquet\n"
+        "  - split: test\n    path: cfg/test-*.parquet\n---\n"
+    )
+    assert [r["name"] for r in load_split(folder, "cfg", "test")] == ["x0"]
+    cached = [
+        p.name
+        for p in Path(datasets.config.HF_DATASETS_CACHE).rglob("*.arrow")
+        if "two-splits-probe" in p.name
+    ]
+    assert cached and not [name for name in cached if "train" in name], cached
