@@ -226,8 +226,11 @@ def table_text(runs: list[CheckpointRun]) -> str:
         cells.append("" if paper is None else f"{paper:.2f}")
         lines.append(f"| {dataset} | " + " | ".join(cells) + " |")
     means = [_pct(summarize(run.results)["mean"]) for run in runs]
-    means += [_pct(summary["best_single"]["mean"]), _pct(official["mean"]), f"{PAPER_TABLE2_MEAN:.2f}"]
-    lines.append("| **mean** | " + " | ".join(f"**{m}**" for m in means) + " |")
+    # The paper's mean is over the nine UniBench sets: only comparable when all of them were scored.
+    complete = set(TABLE2_ORDER) <= set(_datasets(runs))
+    paper_mean = f"{PAPER_TABLE2_MEAN:.2f}" if complete else ""
+    means += [_pct(summary["best_single"]["mean"]), _pct(official["mean"]), paper_mean]
+    lines.append("| **mean** | " + " | ".join(f"**{m}**" if m else "" for m in means) + " |")
     return "\n".join(lines)
 
 
@@ -379,8 +382,9 @@ def _results_figure(runs: list[CheckpointRun]):
     run = _reported(runs)
     datasets = [r["dataset"] for r in run.results]
     values = [100 * r["primary"] if _ok(r["primary"]) else 0.0 for r in run.results]
-    fig, ax = plt.subplots(figsize=(max(5.0, 0.9 * len(datasets) + 2.5), 3.8), dpi=100)
-    bars = ax.bar(datasets, values, color="#4C72B0", label=run.name)
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.9 * len(datasets) + 2.5), 4.2), dpi=100)
+    label = f"{run.name} (best single checkpoint)" if len(runs) > 1 else run.name
+    bars = ax.bar(datasets, values, color="#4C72B0", label=label)
     ax.bar_label(bars, fmt="%.1f", fontsize=8)
     if len(runs) > 1:
         official = compare(runs)["per_dataset_best"]["datasets"]
@@ -396,7 +400,10 @@ def _results_figure(runs: list[CheckpointRun]):
     ax.set_ylabel("primary metric (%)")
     ax.set_ylim(0, 105)
     ax.tick_params(axis="x", rotation=30)
-    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    handles, labels = ax.get_legend_handles_labels()
+    ax.legend(
+        handles, labels, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.3), ncol=3, frameon=False
+    )
     fig.tight_layout()
     return fig
 
@@ -474,7 +481,7 @@ def write_report(
         for s in run.samples
     ]
     _atomic_write(out / "predictions.jsonl", "".join(line + "\n" for line in lines))
-    _save_figure(_results_figure(runs), out / "results.png")
+    _save_figure(_results_figure(runs), out / "results.png", bbox_inches="tight")
     paths = [out / f"results.{ext}" for ext in ("md", "csv", "json", "png")] + [out / "predictions.jsonl"]
     if tables is not None and _confusion_figure(out / "confusion.png", reported, tables):
         paths.append(out / "confusion.png")
