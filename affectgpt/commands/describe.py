@@ -184,9 +184,11 @@ def run(args: argparse.Namespace) -> int:
     visual_input = getattr(pipe.processor, "visual_input", "frame")
     describer = _Describer(pipe, args)
     records: list[dict] = []
-    with tqdm(
+    bar = tqdm(
         total=len(clips), desc="describe", unit="clip", file=sys.stderr, disable=args.no_progress or None
-    ) as bar:
+    )
+    # One packed CPU head for the whole run, not one per batch (the pipeline is called batch by batch).
+    with bar, pipe.fixed_weights():
         for start in range(0, len(clips), args.batch_size):
             batch = clips[start : start + args.batch_size]
             for clip, (result, error) in zip(batch, describer.batch(batch, start)):
