@@ -20,6 +20,7 @@ import torch
 from transformers import StoppingCriteria, StoppingCriteriaList
 
 from affectgpt.errors import CLIError
+from affectgpt.remote_code import TRUST_REMOTE_CODE_ENV, hub_code_refs, trust_remote_code_from_env
 
 __all__ = [
     "DECODING",
@@ -179,7 +180,23 @@ def load_extractor(wheel_dir: str | os.PathLike | None = None):
 def _pick_device_dtype(device, dtype) -> tuple[torch.device, torch.dtype]:
     if device is None:
         device = "cuda" if torch.cuda.is_available() else "cpu"
-    device = torch.device(device)
+    try:
+        device = torch.device(device)
+    except (RuntimeError, TypeError) as err:
+        raise PipelineError(f"unknown device {device!r} (cpu, cuda, cuda:1, mps, ...): {err}") from None
+    # torch only finds out when the weights are moved, deep inside `.to()`; say it here in one line.
+    if device.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise PipelineError(
+                f"device {device}: this PyTorch build has no usable CUDA device; use --device cpu"
+            )
+        if device.index is not None and device.index >= count:
+            raise PipelineError(
+                f"device {device}: only {count} CUDA device(s) here (cuda:0..cuda:{count - 1})"
+            )
+    elif device.type == "mps" and not torch.backends.mps.is_available():
+        raise PipelineError(f"device {device}: MPS is not available here; use --device cpu")
     if dtype is None:
         dtype = torch.bfloat16 if device.type == "cuda" and torch.cuda.is_bf16_supported() else torch.float32
     elif isinstance(dtype, str):
@@ -187,21 +204,42 @@ def _pick_device_dtype(device, dtype) -> tuple[torch.device, torch.dtype]:
     return device, dtype
 
 
-def _resolve_model(model: str | os.PathLike | None) -> str:
+def _resolve_model(
+    model: str | os.PathLike | None, trust_remote_code: bool = False
+) -> tuple[str, str | None]:
+    """`(source, note)`: the folder or Hub id to load, and which model code that runs (None: our own copy).
+
+    Loading an AffectGPT model runs the Python files saved with it (transformers' `trust_remote_code`). That
+    needs no opt-in for the embedded default or a local folder the user names, but does for code that would
+    come from the Hub, so a mistyped local path is never taken for a Hub id whose code would run."""
+    opt_in = f"pass --trust-remote-code or set {TRUST_REMOTE_CODE_ENV}=1"
     if model is None:
         if not (DEFAULT_MODEL_DIR / "config.json").is_file():
             raise PipelineError(
                 f"no default model yet ({DEFAULT_MODEL_DIR} is missing); pass --model DIR_OR_REPO"
             )
-        return str(DEFAULT_MODEL_DIR)
+        return str(DEFAULT_MODEL_DIR), None
     text = str(model)
     path = Path(text).expanduser()
     if path.exists():
         if not (path / "config.json").is_file():
             raise PipelineError(f"{path} is not a model folder (no config.json)")
-        return str(path)
+        repos = hub_code_refs(path)
+        if repos and not trust_remote_code:
+            raise PipelineError(
+                f"{path}: its configs run model code from the Hub repo(s) {', '.join(repos)}; {opt_in} to allow it"
+            )
+        if path.resolve() == DEFAULT_MODEL_DIR.resolve():
+            return str(path), None
+        where = f" and from the Hub repo(s) {', '.join(repos)}" if repos else ""
+        return str(path), f"running the model code in {path.resolve()}{where}"
     if _HUB_ID.match(text) and not text.startswith("."):
-        return text  # a Hub id; loading reports offline/missing repos
+        if not trust_remote_code:
+            raise PipelineError(
+                f"model folder not found: {path} (if you meant the Hub repo {text!r}: loading it downloads and "
+                f"runs its code; {opt_in} to allow it)"
+            )
+        return text, f"downloading and running the model code of the Hub repo {text} (remote code allowed)"
     raise PipelineError(f"model folder not found: {path}")
 
 
@@ -225,10 +263,19 @@ class AffectGPTPipeline:
         dtype=None,
         wheel_dir: str | os.PathLike | None = None,
         extractor: bool = True,
+        trust_remote_code: bool | None = None,
     ) -> AffectGPTPipeline:
+        """`trust_remote_code`: allow model code from the Hub (None: the AFFECTGPT_TRUST_REMOTE_CODE variable)."""
+        import sys
+
+        from safetensors import SafetensorError
         from transformers import AutoModelForImageTextToText, AutoProcessor
 
-        source = _resolve_model(model)
+        if trust_remote_code is None:
+            trust_remote_code = trust_remote_code_from_env()
+        source, code_note = _resolve_model(model, trust_remote_code)
+        if code_note:
+            print(f"affectgpt: {code_note}", file=sys.stderr)
         device, dtype = _pick_device_dtype(device, dtype)
         try:
             processor = AutoProcessor.from_pretrained(source, trust_remote_code=True)
@@ -237,8 +284,9 @@ class AffectGPTPipeline:
             net = AutoModelForImageTextToText.from_pretrained(
                 source, trust_remote_code=True, dtype=dtype, **attn
             )
-        except (OSError, ValueError, KeyError) as err:
-            raise PipelineError(f"cannot load model {source}: {err}") from err
+        except (OSError, ValueError, KeyError, SafetensorError) as err:  # SafetensorError: a file cut short
+            line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            raise PipelineError(f"cannot load model {source}: {line}") from err
         net.to(device)
         found, note = load_extractor(wheel_dir) if extractor else (None, "extraction disabled")
         return cls(net, processor, extractor=found, extractor_note=note, source=source)

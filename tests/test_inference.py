@@ -160,3 +160,65 @@ def test_model_errors(tmp_path, monkeypatch):
     with pytest.raises(PipelineError, match="no default model yet"):
         AffectGPTPipeline.from_pretrained(None)
     assert DEFAULT_MODEL_DIR.name == "affectgpt-tiny-synth"
+
+
+def test_hub_code_needs_an_opt_in_and_a_mistyped_folder_is_not_a_hub_id(tmp_path, monkeypatch, capsys):
+    from affectgpt.inference import _resolve_model
+    from affectgpt.remote_code import TRUST_REMOTE_CODE_ENV
+
+    monkeypatch.delenv(TRUST_REMOTE_CODE_ENV, raising=False)
+    monkeypatch.chdir(tmp_path)
+    # `runs/final` does not exist here: it reads like a Hub id, whose code would be downloaded and run.
+    with pytest.raises(PipelineError, match="model folder not found: runs/final.*--trust-remote-code"):
+        AffectGPTPipeline.from_pretrained("runs/final")
+    # With the opt-in (flag or environment) it is a Hub id, and the user is told whose code runs.
+    assert _resolve_model("runs/final", trust_remote_code=True) == (
+        "runs/final",
+        "downloading and running the model code of the Hub repo runs/final (remote code allowed)",
+    )
+    monkeypatch.setenv(TRUST_REMOTE_CODE_ENV, "1")
+    with pytest.raises(PipelineError, match="cannot load model runs/final"):  # offline: nothing downloaded
+        AffectGPTPipeline.from_pretrained("runs/final")
+    assert "Hub repo runs/final" in capsys.readouterr().err
+    monkeypatch.delenv(TRUST_REMOTE_CODE_ENV)
+
+    # The embedded default runs our own copy (no note); a folder the user names runs its code, and says so.
+    assert _resolve_model(None) == (str(DEFAULT_MODEL_DIR), None)
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "config.json").write_text('{"auto_map": {"AutoModel": "modeling_x.Model"}}')
+    assert _resolve_model(folder) == (str(folder), f"running the model code in {folder.resolve()}")
+    # ... but a local config whose auto_map points at another repo's code pulls that code from the Hub.
+    (folder / "config.json").write_text('{"auto_map": {"AutoModel": ["evil/repo--modeling_x.Model", null]}}')
+    with pytest.raises(PipelineError, match="Hub repo\\(s\\) evil/repo; pass --trust-remote-code"):
+        _resolve_model(folder)
+    assert "evil/repo" in _resolve_model(folder, trust_remote_code=True)[1]
+
+
+def test_an_unusable_device_is_a_one_line_error(monkeypatch):
+    import torch
+
+    from affectgpt.inference import _pick_device_dtype
+
+    with pytest.raises(PipelineError, match="unknown device 'gpu0'"):
+        _pick_device_dtype("gpu0", None)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 0)
+    with pytest.raises(PipelineError, match="device cuda:7: this PyTorch build has no usable CUDA device"):
+        _pick_device_dtype("cuda:7", None)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    with pytest.raises(PipelineError, match="only 2 CUDA device\\(s\\) here"):
+        _pick_device_dtype("cuda:7", None)
+    assert _pick_device_dtype("cpu", None) == (torch.device("cpu"), torch.float32)
+
+
+def test_a_weight_file_cut_short_is_a_one_line_error(tmp_path):
+    import shutil
+
+    folder = tmp_path / "model"
+    shutil.copytree(DEFAULT_MODEL_DIR, folder)
+    weights = folder / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    with pytest.raises(PipelineError, match="cannot load model .*incomplete metadata"):
+        AffectGPTPipeline.from_pretrained(folder, extractor=False)
