@@ -164,3 +164,32 @@ def test_load_split_prepares_only_the_wanted_split(tmp_path):
         if "two-splits-probe" in p.name
     ]
     assert cached and not [name for name in cached if "train" in name], cached
+
+
+def test_load_split_of_a_same_named_folder_shows_its_own_split_sizes(tmp_path, capfd):
+    """datasets' "Generating test split" bar took its total from the cached record of a same-named folder loaded
+    before ("4/10", and the bench showed 16/240); the totals it prints must be this folder's own."""
+    import re
+
+    from datasets.utils.logging import enable_progress_bar
+
+    from dataset_scripts.card import CardInfo
+    from dataset_scripts.schema import make_row
+    from dataset_scripts.writer import write_dataset
+
+    enable_progress_bar()
+    card = CardInfo(title="t", license="other", summary="s")
+    sizes = {"a": (30, 10), "b": (12, 4)}
+    for parent, (train, test) in sizes.items():
+        rows = {
+            split: [make_row(f"{parent}{split}{i}", source="t", split=split) for i in range(n)]
+            for split, n in (("train", train), ("test", test))
+        }
+        write_dataset(tmp_path / parent / "same-name", {"cfg": rows}, card, progress=False)
+    for parent, (_, test) in sizes.items():
+        capfd.readouterr()
+        ds = load_split(tmp_path / parent / "same-name", "cfg", "test")
+        assert len(ds) == test and ds.info.splits["test"].num_examples == test
+        shown = capfd.readouterr().err.replace("\r", "\n")
+        totals = {(int(a), int(b)) for a, b in re.findall(r"Generating \w+ split:.*?(\d+)/(\d+)", shown)}
+        assert all(total in sizes[parent] for _, total in totals), (parent, totals)
