@@ -47,6 +47,8 @@ def run(args: argparse.Namespace) -> int:
     except RecipeError as err:
         raise CLIError(str(err)) from err
     print(f"trained {result.global_step} steps, final loss {result.final_loss:.4f}")
+    if result.final_reward is not None:
+        print(f"final mean reward {result.final_reward:.4f}")
     if result.export_dir:
         print(f"model saved to {result.export_dir}")
     return 0
