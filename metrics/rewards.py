@@ -72,8 +72,13 @@ def split_reasoning(text: str) -> ReasoningParts | None:
 
 
 def format_reasoning(think: str, answer: str) -> str:
-    """The target text a cold start teaches: `<think>think</think><answer>answer</answer>`."""
-    return f"{THINK_TAGS[0]}{think.strip()}{THINK_TAGS[1]}{ANSWER_TAGS[0]}{answer.strip()}{ANSWER_TAGS[1]}"
+    """The target text a cold start teaches: `<think> think </think> <answer> answer </answer>`.
+
+    Spaces around the tags keep each tag its own tokens: glued to the text, Qwen's BPE merges them with their
+    neighbours (">In", ".</", "><", ">The"), and the tiny model, trained on that, wrote "<th><><" for "<think>"."""
+    think_open, think_close = THINK_TAGS
+    answer_open, answer_close = ANSWER_TAGS
+    return f"{think_open} {think.strip()} {think_close} {answer_open} {answer.strip()} {answer_close}"
 
 
 def _completion_text(completion) -> str:
