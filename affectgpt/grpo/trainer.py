@@ -92,6 +92,7 @@ def build_grpo_config(training: dict, weights: list[float], output_dir: str | No
 @functools.cache
 def _trainer_class():
     """Defined lazily: importing TRL costs seconds."""
+    import torch
     from transformers import TrainerCallback
     from trl import GRPOTrainer
 
@@ -177,8 +178,6 @@ def _trainer_class():
                 logps.append(out.log_probs[:, -logits_to_keep:])
                 if compute_entropy:
                     entropies.append(out.entropy[:, -logits_to_keep:])
-            import torch
-
             # AffectGPT's LLMs are dense: no MoE load-balancing loss (aux_loss None).
             return torch.cat(logps), torch.cat(entropies) if compute_entropy else None, None
 
