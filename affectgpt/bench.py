@@ -1,9 +1,10 @@
 """MER-UniBench runner: generation (batched, cached, resumable, data-parallel) -> extraction -> metrics -> report.
 
 The official benchmark asks the OV-label question on every dataset, extracts emotion words from the answers
-and scores them per dataset (DESIGN.md §5). Generations are cached as JSONL per model and dataset, keyed by
-sample name + a hash of everything that changes the generated text, so a crashed run resumes where it stopped
-and a finished run is never repeated. The report is Table-2-style: Markdown, CSV,
+and scores them per dataset (DESIGN.md §5). Generations are cached as JSONL per model files and dataset, keyed
+by sample name + a hash of the sample's content + a hash of the run's settings, so a crashed run resumes where
+it stopped, a finished run is never repeated and a changed clip, subtitle or model file is generated anew.
+A sample that cannot be decoded or generated is recorded and reported; the run goes on. The report is Table-2-style: Markdown, CSV,
 JSON and a bar chart."""
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import hashlib
 import json
 import os
 import platform
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -109,18 +111,49 @@ def _sha256_file(path: Path, whole_limit: int = 64 << 20) -> str:
     return digest.hexdigest()
 
 
+# Files of a model folder that cannot change a generation (the model card, git metadata).
+_NOT_MODEL_FILES = {"README.md", ".gitattributes"}
+
+
 def model_fingerprint(source: str, config=None) -> str:
-    """A short identity for the weights: content hash of a local folder, else the Hub commit hash."""
+    """A short identity for everything in the model that shapes an answer: a content hash of every file of a
+    local folder (weights, configs, tokenizer, chat template, and the processor and modeling code it runs),
+    else the Hub commit hash (which covers the same files)."""
     path = Path(source)
     if path.is_dir():
         digest = hashlib.sha256()
-        for file in sorted(
-            p for p in path.rglob("*") if p.is_file() and p.suffix in {".json", ".safetensors", ".bin"}
-        ):
-            digest.update(f"{file.relative_to(path)}:{_sha256_file(file)}\n".encode())
+        for file in sorted(path.rglob("*")):
+            rel = file.relative_to(path)
+            if (
+                not file.is_file()
+                or file.name in _NOT_MODEL_FILES
+                or any(p.startswith(".") for p in rel.parts)
+            ):
+                continue
+            if file.suffix == ".pyc" or "__pycache__" in rel.parts:
+                continue
+            digest.update(f"{rel.as_posix()}:{_sha256_file(file)}\n".encode())
         return digest.hexdigest()[:16]
     commit = getattr(config, "_commit_hash", None)
     return commit or "unknown-revision"
+
+
+def input_key(clip: dict) -> str:
+    """A hash of what the model reads for one sample: its name, subtitle and the bytes of each media file.
+
+    Together with the protocol hash it keys the cache, so a clip or subtitle replaced under the same name is
+    generated again. File bytes are hashed (not size + mtime, which a copy or a same-sized re-encode keeps)."""
+    digest = hashlib.sha256()
+    digest.update(json.dumps([clip.get("name"), clip.get("subtitle")], default=str).encode())
+    for key in ("video", "audio", "face"):
+        value = clip.get(key)
+        digest.update(f"|{key}:".encode())
+        if value is None:
+            continue
+        path = Path(value)
+        # A missing file is left to the decoder to report (per sample); its key only has to differ.
+        digest.update(_sha256_file(path).encode() if path.is_file() else f"missing:{path}".encode())
+    return digest.hexdigest()[:16]
 
 
 @dataclass
@@ -170,49 +203,154 @@ def _slug(source: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in text) or "model"
 
 
+@dataclass
+class CacheLookup:
+    """What a cache holds for one dataset: usable outputs, and why other cached lines were not used."""
+
+    outputs: dict[str, str]
+    notes: list[str]
+
+
 class GenerationCache:
-    """`OUT/generations/<model>-<hash>/<dataset>[.rank<k>].jsonl`, one line `{name, output, protocol}` per
-    sample. Appends are flushed per batch; a half-written last line from a crash is ignored on reading."""
+    """`OUT/generations/<model>-<hash>/<dataset>[.rank<k>].jsonl`, one line `{name, output, protocol, input}` per
+    sample: `protocol` hashes the run's settings (`Protocol.key`), `input` the sample's content (`input_key`).
+    A line is reused only when both match. Appends are flushed and fsync'ed per batch; a torn last line left by
+    a crash is ignored on reading and cut off before the next append."""
 
     def __init__(self, out_dir: str | os.PathLike, protocol: Protocol, rank: int = 0):
         self.protocol_hash = protocol.key()
-        self.dir = Path(out_dir) / "generations" / f"{_slug(protocol.model)}-{protocol.model_hash[:8]}"
+        self.slug = _slug(protocol.model)
+        self.dir = Path(out_dir) / "generations" / f"{self.slug}-{protocol.model_hash[:8]}"
         self.rank = rank
 
-    def _files(self, dataset: str) -> list[Path]:
-        return sorted(self.dir.glob(f"{dataset}.jsonl")) + sorted(self.dir.glob(f"{dataset}.rank*.jsonl"))
+    def _files(self, dataset: str, folder: Path | None = None) -> list[Path]:
+        folder = self.dir if folder is None else folder
+        return sorted(folder.glob(f"{dataset}.jsonl")) + sorted(folder.glob(f"{dataset}.rank*.jsonl"))
 
-    def load(self, dataset: str) -> dict[str, str]:
+    def load(self, dataset: str, keys: dict[str, str] | None = None) -> CacheLookup:
+        """Cached outputs of this protocol for the samples in `keys` (name -> `input_key`) whose content is
+        unchanged; without `keys`, every output of this protocol. `notes` say which cached lines were ignored."""
         done: dict[str, str] = {}
+        other_protocol, changed, unkeyed = set(), set(), set()
         for file in self._files(dataset):
             for rec in _read_jsonl(file):
-                if rec.get("protocol") == self.protocol_hash and "name" in rec:
-                    done[str(rec["name"])] = str(rec.get("output", ""))
-        return done
+                name = str(rec.get("name"))
+                if "name" not in rec or (keys is not None and name not in keys):
+                    continue
+                if rec.get("protocol") != self.protocol_hash:
+                    other_protocol.add(name)
+                elif keys is not None and "input" not in rec:
+                    unkeyed.add(name)
+                elif keys is not None and rec["input"] != keys[name]:
+                    changed.add(name)
+                else:
+                    done[name] = str(rec.get("output", ""))
+        notes = []
+        stale = [
+            folder
+            for folder in sorted(self.dir.parent.glob(f"{self.slug}-*"))
+            # `<slug>-<8 chars>` exactly: not another model whose name merely starts with this one's
+            if folder != self.dir and len(folder.name) == len(self.dir.name) and self._files(dataset, folder)
+        ]
+        if stale and not done:
+            notes.append(
+                f"not using the cache in {', '.join(map(str, stale))}: made with other model files "
+                f"(weights, config, tokenizer, processor or code)"
+            )
+        reasons = (
+            (
+                other_protocol - set(done),
+                "made with other settings (decoding, seed, dtype, task or max tokens)",
+            ),
+            (changed - set(done), "the clip's media or subtitle changed since"),
+            (unkeyed - set(done), "written before the cache was keyed on clip content"),
+        )
+        for names, why in reasons:
+            if names:
+                example = sorted(names)[0]
+                notes.append(f"{len(names)} cached generation(s) not used (e.g. {example}): {why}")
+        return CacheLookup(done, notes)
 
-    def append(self, dataset: str, records: Iterable[tuple[str, str]]) -> None:
+    def append(self, dataset: str, records: Iterable[tuple[str, str, str]]) -> None:
+        """Append `(name, output, input_key)` lines to this process's file, after cutting off a torn tail."""
         self.dir.mkdir(parents=True, exist_ok=True)
         suffix = f".rank{self.rank}" if self.rank else ""
-        with (self.dir / f"{dataset}{suffix}.jsonl").open("a", encoding="utf-8") as fh:
-            for name, output in records:
-                line = {"name": name, "output": output, "protocol": self.protocol_hash}
+        path = self.dir / f"{dataset}{suffix}.jsonl"
+        _drop_torn_tail(path)
+        with path.open("a", encoding="utf-8") as fh:
+            for name, output, key in records:
+                line = {"name": name, "output": output, "protocol": self.protocol_hash, "input": key}
                 fh.write(json.dumps(line, ensure_ascii=False) + "\n")
             fh.flush()
             os.fsync(fh.fileno())
 
 
+def _drop_torn_tail(path: Path) -> None:
+    """Truncate `path` after its last newline: a line a crash left half-written must not be appended onto
+    (the next line would glue onto it and the file would stop parsing)."""
+    try:
+        fh = path.open("r+b")
+    except FileNotFoundError:
+        return
+    with fh:
+        size = fh.seek(0, os.SEEK_END)
+        end = size
+        while end > 0:
+            start = max(0, end - (64 << 10))
+            fh.seek(start)
+            block = fh.read(end - start)
+            cut = block.rfind(b"\n")
+            if cut >= 0:
+                end = start + cut + 1
+                break
+            end = start
+        if end == size:
+            return
+        fh.seek(end)
+        tail = fh.read()
+        try:
+            json.loads(tail.decode("utf-8"))
+            complete = True
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            complete = False
+        if complete:  # a whole line that only lacks its newline (an edited file): keep it
+            fh.write(b"\n")
+        else:
+            fh.truncate(end)
+            print(
+                f"bench: {path}: removed a torn last line ({size - end} bytes) left by an interrupted run",
+                file=sys.stderr,
+            )
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
 def _read_jsonl(path: Path) -> list[dict]:
+    """The JSON objects of a JSONL file. A last line without its newline is a write a crash cut short and is
+    skipped; any other bad line is an error naming the file and line."""
     records = []
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise CLIError(f"{path}: cannot read: {err.strerror or err}") from None
+    lines = data.split(b"\n")
+    for lineno, raw in enumerate(lines, 1):
+        if not raw.strip():
+            continue
+        torn = lineno == len(lines)  # no newline after it
+        try:
+            rec = json.loads(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            if torn:
                 continue
-            try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError:
-                # Only a torn last line (crash mid-write) is expected; anything else is a corrupt file.
-                if fh.readline():
-                    raise CLIError(f"{path}:{lineno}: not valid JSON") from None
+            raise CLIError(f"{path}:{lineno}: not UTF-8 text (is this a JSONL file?)") from None
+        except json.JSONDecodeError:
+            if torn:
+                continue
+            raise CLIError(f"{path}:{lineno}: not valid JSON (delete the line to go on)") from None
+        if not isinstance(rec, dict):
+            raise CLIError(f"{path}:{lineno}: expected a JSON object, got {type(rec).__name__}")
+        records.append(rec)
     return records
 
 
@@ -241,6 +379,40 @@ def load_rows(data_dir: str | os.PathLike, dataset: str, limit: int | None = Non
     return rows
 
 
+def _one_line(err: BaseException) -> str:
+    lines = [line for line in str(err).strip().splitlines() if line.strip()]
+    return lines[-1].strip() if lines else type(err).__name__
+
+
+class _TolerantEncoder:
+    """The DataLoader's `collate_fn`: encodes a batch, and when that fails, each clip alone, so that one
+    unreadable clip fails by itself. Returns `(names, inputs or None, failures [(name, error)], clips)`."""
+
+    def __init__(self, encode, fail_fast: bool = False):
+        self.encode, self.fail_fast = encode, fail_fast
+
+    def __call__(self, clips):
+        try:
+            names, inputs = self.encode(clips)
+            return names, inputs, [], clips
+        except Exception as err:  # noqa: BLE001 - any decoder/processor error is this batch's failure
+            if self.fail_fast:
+                raise
+            if len(clips) == 1:
+                return [], None, [(clips[0].get("name"), _one_line(err))], []
+        good, failures = [], []
+        for clip in clips:
+            try:
+                self.encode([clip])
+                good.append(clip)
+            except Exception as err:  # noqa: BLE001 - recorded per sample, reported in the results
+                failures.append((clip.get("name"), _one_line(err)))
+        if not good:
+            return [], None, failures, []
+        names, inputs = self.encode(good)
+        return names, inputs, failures, good
+
+
 def generate_dataset(
     pipe,
     rows: list[dict],
@@ -250,16 +422,26 @@ def generate_dataset(
     num_workers: int = 0,
     state=None,
     progress: bool = True,
-) -> dict[str, str]:
-    """Generate what the cache lacks (this process's shard of it), append as we go, return all outputs.
+    fail_fast: bool = False,
+) -> tuple[dict[str, str], dict[str, str]]:
+    """Generate what the cache lacks (this process's shard of it), append as we go; returns
+    `(outputs, failures)` for the whole dataset, `failures` mapping a sample name to its one-line error.
 
-    `state` is an accelerate `PartialState` (or None for one process): each process generates its contiguous
-    share of the missing samples, and the new outputs are gathered so every process returns the full set."""
+    A sample that cannot be decoded or generated is recorded as a failure and the run goes on (not cached, so
+    the next run tries it again); `fail_fast` stops at the first one instead. `state` is an accelerate
+    `PartialState` (or None for one process): each process generates its contiguous share of the missing
+    samples, and the new outputs are gathered so every process returns the full set."""
     from torch.utils.data import DataLoader
     from tqdm.auto import tqdm
 
     multi = state is not None and state.num_processes > 1
-    done = cache.load(dataset)
+    is_main = state is None or state.is_main_process
+    keys = {r["name"]: input_key(r["clip"]) for r in rows}
+    lookup = cache.load(dataset, keys)
+    if is_main:
+        for note in lookup.notes:
+            print(f"bench: {dataset}: {note}", file=sys.stderr)
+    done = lookup.outputs
     if multi:
         from accelerate.utils import gather_object
 
@@ -274,39 +456,60 @@ def generate_dataset(
         with state.split_between_processes(todo) as part:
             shard = list(part)
     new: list[tuple[str, str]] = []
+    failed: list[tuple[str, str]] = []
+
+    def run(names, inputs, seed):
+        texts = pipe.generate(inputs, protocol.decoding, protocol.generation.get("max_new_tokens"), seed=seed)
+        cache.append(dataset, [(n, t, keys[n]) for n, t in zip(names, texts)])
+        new.extend(zip(names, texts))
+
     if shard:
+        encode = pipe.encoder(protocol.task)
         loader = DataLoader(
             shard,
             batch_size=protocol.batch_size,
             shuffle=False,
             num_workers=num_workers,
-            collate_fn=pipe.encoder(protocol.task),  # decodes media inside the workers
+            collate_fn=_TolerantEncoder(encode, fail_fast),  # decodes media inside the workers
             persistent_workers=False,
         )
-        is_main = state is None or state.is_main_process
         bar = tqdm(total=len(todo), desc=dataset, unit="clip", disable=not (progress and is_main))
         try:
             with pipe.fixed_weights():
-                for index, (names, inputs) in enumerate(loader):
-                    texts = pipe.generate(
-                        inputs,
-                        protocol.decoding,
-                        protocol.generation.get("max_new_tokens"),
-                        seed=protocol.seed + index,
+                for index, (names, inputs, failures, clips) in enumerate(loader):
+                    failed.extend(failures)
+                    if names:
+                        try:
+                            run(names, inputs, protocol.seed + index)
+                        except Exception as err:  # noqa: BLE001 - isolate the sample that breaks generation
+                            if fail_fast:
+                                raise CLIError(
+                                    f"{dataset}: generation failed for {', '.join(map(str, names))}: "
+                                    f"{_one_line(err)}"
+                                ) from err
+                            for clip in clips:  # one by one, so only the culprit fails
+                                try:
+                                    run(*encode([clip]), protocol.seed + index)
+                                except Exception as one:  # noqa: BLE001 - recorded, reported in the results
+                                    failed.append((clip.get("name"), _one_line(one)))
+                    bar.update(
+                        (len(names) + len(failures)) * (state.num_processes if state is not None else 1)
                     )
-                    batch = list(zip(names, texts))
-                    cache.append(dataset, batch)
-                    new.extend(batch)
-                    bar.update(len(batch) * (state.num_processes if state is not None else 1))
         except (FileNotFoundError, ValueError, TypeError) as err:
-            # Unreadable media (the processor names the file); what is finished stays cached for the rerun.
-            raise CLIError(f"{dataset}: {str(err).strip().splitlines()[-1]}") from err
+            # --fail-fast: unreadable media (the processor names the file); what is finished stays cached.
+            raise CLIError(f"{dataset}: {_one_line(err)}") from err
         finally:
             bar.close()
     if multi:
         new = gather_object(new)
+        failed = gather_object(failed)
     done.update(dict(new))
-    return done
+    failures = {str(name): error for name, error in failed}
+    if failures and not done:
+        # Nothing at all worked: a broken model or setup, not a few bad clips; a table of zeros would hide it.
+        name, error = next(iter(failures.items()))
+        raise CLIError(f"{dataset}: all {len(failures)} samples failed, e.g. {name}: {error}")
+    return done, failures
 
 
 def read_outputs(path: str | os.PathLike, datasets: list[str]) -> dict[str, dict[str, str]]:
@@ -403,13 +606,17 @@ def score_outputs(
     outputs: dict[str, str],
     extractor,
     wheel_dir: str | os.PathLike,
+    failures: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Extract labels from the outputs and score them with the dataset's metric families.
 
-    Samples without an output count as empty answers (nothing predicted) and are reported as `missing`."""
+    Samples without an output count as empty answers (nothing predicted, so the score keeps every sample in
+    its denominator): those that failed (`failures`, name -> error) are reported as `failed` with their
+    errors, the others as `missing`."""
     from metrics.mer_unibench.tasks import score_dataset
 
-    missing = [r["name"] for r in rows if r["name"] not in outputs]
+    failures = {n: e for n, e in (failures or {}).items() if n not in outputs}
+    missing = [r["name"] for r in rows if r["name"] not in outputs and r["name"] not in failures]
     texts = [outputs.get(r["name"], "") for r in rows]
     words, sentiments = extractor(texts)
     metrics: dict[str, float] = {}
@@ -429,6 +636,8 @@ def score_outputs(
         "metrics": metrics,
         "n": len(rows),
         "missing": len(missing),
+        "failed": len(failures),
+        "failures": [{"name": n, "error": e} for n, e in sorted(failures.items())],
     }
 
 
@@ -476,7 +685,9 @@ def write_report(
     metric_names = sorted({m for r in results for m in r["metrics"]})
     with (out / "results.csv").open("w", newline="") as fh:
         writer = csv.writer(fh)
-        writer.writerow(["dataset", "primary_metric", "primary", *metric_names, "n", "missing", "paper"])
+        writer.writerow(
+            ["dataset", "primary_metric", "primary", *metric_names, "n", "missing", "failed", "paper"]
+        )
         for r in results:
             row = [
                 r["dataset"],
@@ -484,9 +695,10 @@ def write_report(
                 r["primary"],
                 *(r["metrics"].get(m, "") for m in metric_names),
             ]
-            writer.writerow([*row, r["n"], r["missing"], PAPER_TABLE2.get(r["dataset"], "")])
+            failed = r.get("failed", 0)
+            writer.writerow([*row, r["n"], r["missing"], failed, PAPER_TABLE2.get(r["dataset"], "")])
         writer.writerow(
-            ["mean", "primary", summary["mean"], *[""] * len(metric_names), "", "", PAPER_TABLE2_MEAN]
+            ["mean", "primary", summary["mean"], *[""] * len(metric_names), "", "", "", PAPER_TABLE2_MEAN]
         )
 
     (out / "results.md").write_text(_markdown(results, protocol))
@@ -498,19 +710,19 @@ def table_text(results: list[dict[str, Any]]) -> str:
     """The Markdown results table (percent), printed by the CLI and embedded in results.md."""
     summary = summarize(results)
     lines = [
-        "| dataset | metric | score | secondary | n | missing | paper |",
-        "|---|---|---:|---|---:|---:|---:|",
+        "| dataset | metric | score | secondary | n | missing | failed | paper |",
+        "|---|---|---:|---|---:|---:|---:|---:|",
     ]
     for r in results:
         secondary = ", ".join(f"{k} {_pct(v)}" for k, v in r["metrics"].items() if k != r["primary_metric"])
         paper = PAPER_TABLE2.get(r["dataset"])
         lines.append(
             f"| {r['dataset']} | {r['primary_metric']} | {_pct(r['primary'])} | {secondary} | {r['n']} "
-            f"| {r['missing']} | {'' if paper is None else f'{paper:.2f}'} |"
+            f"| {r['missing']} | {r.get('failed', 0)} | {'' if paper is None else f'{paper:.2f}'} |"
         )
     paper_mean = f"{PAPER_TABLE2_MEAN:.2f}" if summary["complete_unibench"] else ""
     lines.append(
-        f"| **mean** ({summary['n_datasets']} dataset{'s' if summary['n_datasets'] != 1 else ''}) | primary | **{_pct(summary['mean'])}** | | | | {paper_mean} |"
+        f"| **mean** ({summary['n_datasets']} dataset{'s' if summary['n_datasets'] != 1 else ''}) | primary | **{_pct(summary['mean'])}** | | | | | {paper_mean} |"
     )
     return "\n".join(lines)
 
@@ -525,6 +737,13 @@ def _markdown(results: list[dict[str, Any]], protocol: dict[str, Any]) -> str:
         "",
         table_text(results),
         "",
+    ]
+    failures = [(r["dataset"], f) for r in results for f in r.get("failures", [])]
+    if failures:
+        lines += ["## Failed samples (scored as empty answers)", ""]
+        lines += [f"- {dataset} `{f['name']}`: {f['error']}" for dataset, f in failures]
+        lines.append("")
+    lines += [
         "## Protocol",
         "",
         "```json",

@@ -35,6 +35,7 @@ __all__ = [
     "merge_lora",
     "model_card",
     "plan_conversion",
+    "refuse_non_finite",
     "resolve_sources",
     "save_adapter",
     "sha256_of",
@@ -165,11 +166,25 @@ def load_official_checkpoint(path: str | Path) -> OfficialCheckpoint:
     bad = [repr(k) for k, v in state.items() if not (isinstance(k, str) and isinstance(v, torch.Tensor))]
     if bad:
         raise ConversionError(_listing(f"{path.name}: ckpt['model'] entries that are not named tensors", bad))
+    refuse_non_finite(state, f"{path.name}: ckpt['model']")
     config = obj.get("config") if isinstance(obj.get("config"), dict) else None
     epoch = obj.get("epoch") if isinstance(obj.get("epoch"), int) else None
     return OfficialCheckpoint(
         path=path, sha256=sha256_of(path), state_dict=dict(state), config=config, epoch=epoch
     )
+
+
+def refuse_non_finite(tensors: dict, where: str) -> None:
+    """A NaN or Inf weight gives NaN logits (empty or garbage answers) with no error anywhere later: refuse it."""
+    import torch
+
+    bad = [
+        f"{name} ({int((~torch.isfinite(t)).sum())} of {t.numel()})"
+        for name, t in tensors.items()
+        if t.is_floating_point() and not bool(torch.isfinite(t).all())
+    ]
+    if bad:
+        raise ConversionError(_listing(f"{where}: tensors with NaN or Inf values", bad))
 
 
 def _has_prefix(state: dict, *prefixes: str) -> bool:
@@ -715,13 +730,14 @@ def convert(
     log=print,
 ) -> Path:
     """Convert `checkpoint` into the model folder `out` (model + processor + README.md); returns `out`."""
-    import json
-
     from affectgpt.presets import add_auto_map, processor_for, set_generation_defaults
+    from dataset_scripts.writer import staging
 
     out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ConversionError(f"--out {out} is a file; give a folder")
     if out.exists() and any(out.iterdir()) and not overwrite:
-        raise ConversionError(f"{out} exists and is not empty (pass --overwrite to write into it)")
+        raise ConversionError(f"{out} exists and is not empty (pass --overwrite to replace it)")
     torch_dtype = _torch_dtype(dtype)
     ckpt = load_official_checkpoint(checkpoint)
     log(f"read {ckpt.path.name}: {len(ckpt.state_dict)} tensors, sha256 {ckpt.sha256[:16]}...")
@@ -741,15 +757,29 @@ def convert(
     model = assemble_model(plan, sources, torch_dtype)
     if merge_lora_weights:
         merge_lora(model, plan)
+    refuse_non_finite(model.state_dict(), "the converted model")  # base weights, or a merge that overflowed
     processor = processor_for(config)
     set_generation_defaults(model, processor.tokenizer)
     add_auto_map(model.config)
-    out.mkdir(parents=True, exist_ok=True)
+    options = {"preset": preset, "merge_lora": merge_lora_weights, "dtype": dtype}
+    # Written into a temp folder beside `out` and renamed into place: a kill mid-save leaves `out` as it was,
+    # and --overwrite replaces the whole folder (no adapter of an earlier --keep-adapter run stays behind).
+    try:
+        with staging(out, overwrite=True) as tmp:
+            _write_folder(tmp, model, processor, ckpt, plan, sources, options, merge_lora_weights)
+    except OSError as err:
+        raise ConversionError(f"cannot write {out}: {err.strerror or err}") from None
+    log(f"saved {out}")
+    return out
+
+
+def _write_folder(out: Path, model, processor, ckpt, plan, sources, options, merge_lora_weights) -> None:
+    import json
+
     model.save_pretrained(out)
     processor.save_pretrained(out)
     if plan.lora and not merge_lora_weights:
         save_adapter(plan, out / ADAPTER_DIR)
-    options = {"preset": preset, "merge_lora": merge_lora_weights, "dtype": dtype}
     (out / "README.md").write_text(model_card(ckpt, plan, sources, options), encoding="utf-8")
     provenance = {
         "checkpoint": ckpt.path.name,
@@ -768,5 +798,3 @@ def convert(
         **options,
     }
     (out / "conversion.json").write_text(json.dumps(provenance, indent=2) + "\n", encoding="utf-8")
-    log(f"saved {out}")
-    return out

@@ -116,11 +116,11 @@ def _sectors_of(words: list[str], wheel_dir) -> dict[str, dict[int, str | None]]
     from metrics.mer_unibench import load_wheels
     from metrics.mer_unibench.wheel import NUM_WHEELS
 
-    if wheel_dir is None:  # same search as the pipeline's extractor: env, ../shared, cache, download
+    if wheel_dir is None:  # same choice as the pipeline's extractor: env var, else the bundled table
         from affectgpt.inference import find_wheel_dir
 
         wheel_dir, why = find_wheel_dir()
-        if wheel_dir is None:
+        if why is not None:
             raise FileNotFoundError(why)
     tables = load_wheels(wheel_dir)
     return {w: {k: tables.map_word(w, k) or None for k in range(1, NUM_WHEELS + 1)} for w in words}

@@ -90,7 +90,6 @@ DEFAULT_RECIPE: dict[str, dict[str, Any]] = {
 _EXPORT_MODES = ("merged", "adapter", "none")
 # Top-level `method:` (a scalar, not a section): which trainer runs the recipe.
 METHODS = ("sft", "grpo")
-_TARGET_FORMATS = ("official", "think_answer")
 
 
 # ------------------------------------------------------------------------------------------------ recipe
@@ -103,13 +102,18 @@ def _parse_override(item: str) -> tuple[list[str], Any]:
     path = key.strip().split(".")
     if len(path) < 2:
         raise RecipeError(f"override {item!r}: the key needs a section, e.g. training.{key.strip()}")
-    value = yaml.safe_load(raw) if raw.strip() else None
-    if isinstance(value, str):
-        try:  # YAML 1.1 reads "1e-4" (no dot) as a string; a user typing it means the number
-            value = float(value) if any(c.isdigit() for c in value) else value
-        except ValueError:
-            pass
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError as err:
+        raise RecipeError(f"override {item!r}: the value is not valid YAML ({_yaml_problem(err)})") from None
+    # "1e-4" (no dot) stays text here, as in a recipe file; the schema reads it as a number for float fields.
     return path, value
+
+
+def _yaml_problem(err: yaml.YAMLError) -> str:
+    mark = getattr(err, "problem_mark", None)
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+    return f"{where}{getattr(err, 'problem', None) or err}"
 
 
 def apply_overrides(recipe: dict, overrides: list[str] | tuple[str, ...] = ()) -> dict:
@@ -134,7 +138,12 @@ def load_recipe(recipe: str | os.PathLike | dict, overrides: list[str] | tuple[s
         path = Path(recipe)
         if not path.is_file():
             raise RecipeError(f"recipe not found: {path}")
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        try:
+            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as err:
+            raise RecipeError(f"{path}: not valid YAML ({_yaml_problem(err)})") from None
+        except (OSError, UnicodeDecodeError) as err:
+            raise RecipeError(f"{path}: cannot read the recipe ({err})") from None
     if not isinstance(raw, dict):
         raise RecipeError("a recipe is a mapping of sections (model, data, collator, training, export)")
     raw = apply_overrides(raw, overrides)
@@ -160,13 +169,14 @@ def load_recipe(recipe: str | os.PathLike | dict, overrides: list[str] | tuple[s
         raise RecipeError(f"export.mode must be one of {_EXPORT_MODES}, got {merged['export']['mode']!r}")
     if not merged["data"]["path"]:
         raise RecipeError("data.path is required (a dataset folder or Hub id)")
-    if merged["collator"]["target_format"] not in _TARGET_FORMATS:
-        raise RecipeError(
-            f"collator.target_format must be one of {_TARGET_FORMATS}, got {merged['collator']['target_format']!r}"
-        )
     _check_init_fusion(merged["model"])
+    from affectgpt.recipe_schema import RecipeSchemaError, check_recipe
+
     merged["method"] = method
-    return merged
+    try:
+        return check_recipe(merged)
+    except RecipeSchemaError as err:
+        raise RecipeError(f"recipe {err}") from None
 
 
 def _check_init_fusion(model_cfg: dict) -> None:
@@ -197,6 +207,11 @@ def build_model_and_processor(model_cfg: dict):
         # The project's own classes (not the folder's copied code): training must use this checkout's code.
         model = AffectGPTForConditionalGeneration.from_pretrained(folder)
         processor = AffectGPTProcessor.from_pretrained(folder)
+        from affectgpt.presets import set_generation_defaults
+
+        # The export's stop/pad settings follow the tokenizer it trains with (a folder saved by older code may
+        # carry other ones).
+        set_generation_defaults(model, processor.tokenizer)
         return model, processor
 
     from affectgpt.presets import PRESETS, build_model, processor_for
@@ -496,18 +511,30 @@ class TrainResult:
 
 
 def _resume_arg(resume: str | bool | None, output_dir: str) -> str | None:
+    """The checkpoint to resume from: `True` = the newest complete one in `output_dir` (newer ones that a kill
+    during saving left unfinished are skipped, with a warning); a path must itself be complete."""
+    from affectgpt.checkpoints import checkpoint_problem, latest_complete_checkpoint
+
     if not resume:
         return None
     if resume is True:
-        from transformers.trainer_utils import get_last_checkpoint
-
-        last = get_last_checkpoint(output_dir) if Path(output_dir).is_dir() else None
+        last, skipped = latest_complete_checkpoint(output_dir)
+        for reason in skipped:
+            logger.warning("--resume: skipping %s", reason)
         if last is None:
-            raise RecipeError(f"--resume: no checkpoint-* folder in {output_dir}")
+            why = f" ({'; '.join(skipped)})" if skipped else ""
+            raise RecipeError(f"--resume: no complete checkpoint-* folder in {output_dir}{why}")
         return last
-    if not Path(resume).is_dir():
-        raise RecipeError(f"--resume: no checkpoint folder at {resume}")
+    problem = checkpoint_problem(resume)
+    if problem is not None:
+        raise RecipeError(f"--resume {resume}: {problem}")
     return str(resume)
+
+
+def _check_output_dirs(output_dir: str, recipe: dict) -> None:
+    for what, path in (("training.output_dir", output_dir), ("export.dir", recipe["export"]["dir"])):
+        if path and Path(path).exists() and not Path(path).is_dir():
+            raise RecipeError(f"{what} {path} is a file; give a folder")
 
 
 def train(
@@ -528,6 +555,7 @@ def train(
 
         return train_grpo(recipe, resume=resume, output_dir=output_dir, callbacks=callbacks)
     args = build_sft_config(recipe["training"], output_dir)
+    _check_output_dirs(args.output_dir, recipe)
     resume_from = _resume_arg(resume, args.output_dir)
 
     model, processor = build_model_and_processor(recipe["model"])

@@ -3,9 +3,10 @@ clip (30k clips), with the expected path returned for absent files so the writer
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
-__all__ = ["AUDIO_EXTS", "VIDEO_EXTS", "MediaDir", "face_npy"]
+__all__ = ["AUDIO_EXTS", "VIDEO_EXTS", "MediaDir", "face_npy", "inside"]
 
 VIDEO_EXTS = (".mp4", ".avi", ".mkv", ".mov", ".flv", ".webm")
 AUDIO_EXTS = (".wav", ".flac", ".mp3")
@@ -31,11 +32,22 @@ class MediaDir:
     def lookup(self, name: str) -> Path | None:
         if not self.exists:
             return None
-        return self._index.get(name, self.folder / f"{name}{self.exts[0]}")
+        return self._index.get(name) or inside(self.folder, name, f"{name}{self.exts[0]}")
+
+
+def inside(folder: Path, name: str, relative: str) -> Path:
+    """`folder / relative` for clip `name`, refusing a name that leads out of `folder` (`../../secret` in a
+    label file would otherwise put an outside file's bytes into the dataset). Lexical, so symlinked media
+    folders still work."""
+    path = Path(os.path.normpath(folder / relative))
+    if Path(name).is_absolute() or not path.is_relative_to(folder):
+        raise ValueError(f"clip name {name!r} points outside {folder}; clip names must be plain file names")
+    return path
 
 
 def face_npy(root: str | Path, name: str) -> Path | None:
     """OpenFace crops `<root>/openface_face/<name>/<name>.npy` when present (face tracking fails on some
     clips; a missing crop file leaves the face column empty rather than failing the build)."""
-    path = Path(root).resolve() / "openface_face" / name / f"{name}.npy"
+    faces = Path(root).resolve() / "openface_face"
+    path = inside(faces, name, f"{name}/{name}.npy")
     return path if path.is_file() else None

@@ -133,20 +133,54 @@ def parse_openset(value: Any) -> list[str]:
     return [item.strip().lower() for item in re.split(r"['\",]", text) if item.strip()]
 
 
+def _csv_rows(path: Path) -> tuple[list[str], list[dict[str, str]]]:
+    """(header, rows) of a UTF-8 CSV; text in another encoding is an error naming the file, not a traceback."""
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as fh:
+            reader = csv.DictReader(fh)
+            return list(reader.fieldnames or []), list(reader)
+    except UnicodeDecodeError as err:
+        raise ValueError(
+            f"{path}: not UTF-8 text (byte 0x{err.object[err.start]:02x} at offset {err.start}); "
+            "save it as UTF-8 (e.g. `iconv -f latin1 -t utf-8`)"
+        ) from None
+    except csv.Error as err:
+        raise ValueError(f"{path}: not a readable CSV file ({err})") from None
+
+
+def csv_header(path: str | Path) -> list[str]:
+    return _csv_rows(Path(path))[0]
+
+
 def read_csv_columns(path: str | Path, key: str, columns: list[str]) -> dict[str, dict[str, str | None]]:
     """`{row[key]: {column: value or None}}` from a CSV; empty cells become None (pandas' NaN in the official
-    code). Raises KeyError naming the file when a required column is absent."""
+    code). Raises KeyError naming the file when a required column is absent, and ValueError when a `key`
+    value appears twice (keeping either row would drop the other without a word)."""
     path = Path(path)
-    with path.open(newline="", encoding="utf-8-sig") as fh:
-        reader = csv.DictReader(fh)
-        header = reader.fieldnames or []
-        missing = [c for c in [key, *columns] if c not in header]
-        if missing:
-            raise KeyError(f"{path}: missing column(s) {missing}; found {header}")
-        out: dict[str, dict[str, str | None]] = {}
-        for row in reader:
-            name = (row.get(key) or "").strip()
-            if not name:
-                continue
-            out[name] = {c: (row[c] if row.get(c) not in (None, "") else None) for c in columns}
+    header, rows = _csv_rows(path)
+    missing = [c for c in [key, *columns] if c not in header]
+    if missing:
+        raise KeyError(f"{path}: missing column(s) {missing}; found {header}")
+    out: dict[str, dict[str, str | None]] = {}
+    duplicates: dict[str, list[int]] = {}
+    for line, row in enumerate(rows, 2):
+        name = (row.get(key) or "").strip()
+        if not name:
+            continue
+        if name in out:
+            duplicates.setdefault(name, [out[name]["__line__"]]).append(line)
+        out[name] = {
+            "__line__": line,
+            **{c: (row[c] if row.get(c) not in (None, "") else None) for c in columns},
+        }
+    if duplicates:
+        shown = "; ".join(
+            f"{n} (lines {', '.join(map(str, lines))})" for n, lines in list(duplicates.items())[:10]
+        )
+        more = f" and {len(duplicates) - 10} more" if len(duplicates) > 10 else ""
+        raise ValueError(
+            f"{path}: {len(duplicates)} duplicate {key}(s): {shown}{more}; each clip must appear once"
+        )
+    for cols in out.values():
+        del cols["__line__"]
     return out

@@ -17,7 +17,7 @@ from pathlib import Path
 from .card import CardInfo
 from .layout import AUDIO_EXTS, VIDEO_EXTS, MediaDir, face_npy
 from .safe_pickle import load_npz_dict
-from .schema import BASIC_LABELS, make_row, parse_openset, read_csv_columns
+from .schema import BASIC_LABELS, csv_header, make_row, parse_openset, read_csv_columns
 
 __all__ = [
     "OFFICIAL_TEST_SIZES",
@@ -117,12 +117,15 @@ def _subtitles(spec: UniBenchSpec, folder: Path) -> dict[str, dict[str, str | No
     path = folder / spec.transcript
     if not path.is_file():
         raise FileNotFoundError(f"{path} not found")
-    import csv
-
-    with path.open(newline="", encoding="utf-8-sig") as fh:
-        header = next(csv.reader(fh), [])
+    header = csv_header(path)
     # OV-MERD+'s subtitle_eng.csv names its English column `sentence` in the official reader.
     columns = [c for c in ("english", "chinese", "sentence") if c in header]
+    usable = {spec.language} | ({"sentence"} if spec.language == "english" else set())
+    if not usable & set(columns):
+        # Without it every subtitle would be empty, and the build would still "succeed".
+        raise KeyError(
+            f"{path}: no {' or '.join(sorted(usable))} column (the {spec.config} subtitles); found {header}"
+        )
     table = read_csv_columns(path, "name", columns)
     for cols in table.values():
         if "sentence" in cols and not cols.get("english"):

@@ -74,10 +74,29 @@ def describe_problems(problems: list[MediaProblem], verb: str = "found") -> str:
     return f"{verb} {len(problems)} row(s) with missing or unreadable media: {first}{more}"
 
 
+def _fsync_dir(path: Path) -> None:
+    # Directories cannot be opened for fsync on every platform (Windows); there it is a no-op.
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _fsync_tree(root: Path) -> None:
+    for folder, _, files in os.walk(root):
+        for name in files:
+            with open(os.path.join(folder, name), "rb") as fh:
+                os.fsync(fh.fileno())
+        _fsync_dir(Path(folder))
+
+
 @contextlib.contextmanager
 def staging(out: str | Path, overwrite: bool = False) -> Iterator[Path]:
     """Yield an empty temp folder beside `out` (same filesystem, so the final rename is atomic); on success
-    it replaces `out`, on any exception it is removed and `out` is left untouched."""
+    its files are fsync'ed and it replaces `out` as a whole (nothing of an old `out` survives), on any exception
+    it is removed and `out` is left untouched. Used by `build-dataset` and `convert`."""
     out = Path(out).resolve()
     if out.exists() and not overwrite:
         raise DatasetBuildError(f"{out} already exists (pass overwrite=True / --overwrite to replace it)")
@@ -85,6 +104,7 @@ def staging(out: str | Path, overwrite: bool = False) -> Iterator[Path]:
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     try:
         yield tmp
+        _fsync_tree(tmp)  # the data is on disk before the rename makes it visible
         if out.exists():
             # Move the old copy aside first so that a crash between the two renames loses nothing.
             old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
@@ -93,6 +113,7 @@ def staging(out: str | Path, overwrite: bool = False) -> Iterator[Path]:
             shutil.rmtree(old, ignore_errors=True)
         else:
             os.replace(tmp, out)
+        _fsync_dir(out.parent)  # ... and so is the rename
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -188,6 +209,17 @@ def write_configs(
 
     root = Path(root)
     report = BuildReport(out=root)
+    for config, splits in configs.items():
+        for split, rows in splits.items():
+            seen: dict[str, int] = {}
+            for row in rows:
+                seen[row["name"]] = seen.get(row["name"], 0) + 1
+            duplicates = [name for name, count in seen.items() if count > 1]
+            if duplicates:  # the bench cache and the scores key on the name: a twin would be lost or mixed up
+                raise DatasetBuildError(
+                    f"config {config!r} split {split!r}: {len(duplicates)} duplicate clip name(s): "
+                    f"{', '.join(duplicates[:10])}{' ...' if len(duplicates) > 10 else ''}"
+                )
     problems = [
         p
         for config, splits in configs.items()

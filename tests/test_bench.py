@@ -76,6 +76,7 @@ def test_cli_errors_are_one_line(synth_data, tmp_path, capsys):
         (["bench", "--data", str(synth_data), "--batch-size", "0"], "--batch-size must be >= 1"),
         (["bench", "--data", str(synth_data), "--extractor", "gpt"], "--extractor must be"),
         (["bench", "--data", str(synth_data), "--score-only", str(tmp_path / "x.jsonl")], "not found"),
+        (["bench", "--data", str(synth_data), "--out", str(Path(__file__))], "is a file; give a folder"),
     ]
     for argv, message in cases:
         assert main(argv) == 2, argv
@@ -196,13 +197,13 @@ def test_cache_ignores_a_torn_last_line_and_other_protocols(tmp_path):
         model="m", model_hash="abc", generation={"do_sample": False, "max_new_tokens": 4}
     )
     cache = bench.GenerationCache(tmp_path, protocol)
-    cache.append("mer2023", [("a", "x"), ("b", "y")])
+    cache.append("mer2023", [("a", "x", "ka"), ("b", "y", "kb")])
     other = bench.Protocol(model="m", model_hash="abc", decoding="official", generation={"do_sample": True})
-    bench.GenerationCache(tmp_path, other).append("mer2023", [("c", "z")])
+    bench.GenerationCache(tmp_path, other).append("mer2023", [("c", "z", "kc")])
     file = cache.dir / "mer2023.jsonl"
     with file.open("a") as fh:
         fh.write('{"name": "d", "outp')  # a crash in the middle of a write
-    assert cache.load("mer2023") == {"a": "x", "b": "y"}
+    assert cache.load("mer2023").outputs == {"a": "x", "b": "y"}
     assert protocol.key() != other.key()
     # Greedy outputs do not depend on the batch size; sampled ones do (one RNG stream per batch).
     assert protocol.key() == bench.Protocol(**{**protocol.__dict__, "batch_size": 1}).key()
@@ -212,16 +213,148 @@ def test_cache_ignores_a_torn_last_line_and_other_protocols(tmp_path):
         cache.load("mer2023")
 
 
-def test_unreadable_clip_is_a_clear_error(tiny_model_dir, synth_data, test_rows, wheel_dir, tmp_path, capsys):
+def test_append_after_a_torn_line_cuts_it_off_and_the_file_stays_readable(tmp_path, capsys):
+    protocol = bench.Protocol(model="m", model_hash="abc", generation={"do_sample": False})
+    cache = bench.GenerationCache(tmp_path, protocol)
+    cache.append("mer2023", [("a", "x", "ka")])
+    file = cache.dir / "mer2023.jsonl"
+    with file.open("a") as fh:
+        fh.write('{"name": "b", "output": "torn \u00e9')  # killed mid-write: no newline
+    cache.append("mer2023", [("c", "z", "kc")])  # the resumed run
+    assert "removed a torn last line" in capsys.readouterr().err
+    lines = file.read_text().splitlines()
+    assert [json.loads(line)["name"] for line in lines] == ["a", "c"]
+    # ... and every later run still reads it (it used to fail with `:2: not valid JSON` from here on).
+    cache.append("mer2023", [("d", "w", "kd")])
+    keys = {"a": "ka", "c": "kc", "d": "kd"}
+    assert cache.load("mer2023", keys).outputs == {"a": "x", "c": "z", "d": "w"}
+
+    # A complete last line that only lacks its newline (a hand-edited file) is kept, not cut off.
+    with file.open("a") as fh:
+        fh.write(json.dumps({"name": "e", "output": "v", "protocol": protocol.key(), "input": "ke"}))
+    cache.append("mer2023", [("f", "u", "kf")])
+    assert cache.load("mer2023", {**keys, "e": "ke", "f": "kf"}).outputs.keys() == {"a", "c", "d", "e", "f"}
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b'[1, 2]\n{"name": "a"}\n', "mer2023.jsonl:1: expected a JSON object, got list"),
+        (b'"text"\n', "mer2023.jsonl:1: expected a JSON object, got str"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\xff\xfe\n", "mer2023.jsonl:1: not UTF-8 text"),
+    ],
+)
+def test_a_cache_line_that_is_not_an_object_is_a_one_line_error(tmp_path, content, message):
+    protocol = bench.Protocol(model="m", model_hash="abc")
+    cache = bench.GenerationCache(tmp_path, protocol)
+    cache.dir.mkdir(parents=True)
+    (cache.dir / "mer2023.jsonl").write_bytes(content)
+    with pytest.raises(CLIError, match=message):
+        cache.load("mer2023")
+
+
+def test_cache_is_keyed_on_clip_content_and_model_files(
+    tiny_model_dir, synth_data, test_rows, wheel_dir, tmp_path, monkeypatch, capsys
+):
+    import shutil
+
+    data, model, out = tmp_path / "data", tmp_path / "model", tmp_path / "out"
+    shutil.copytree(synth_data, data)
+    shutil.copytree(tiny_model_dir, model)
+    argv = _bench_argv(model, data, out, wheel_dir, "--batch-size", "2", "--num-workers", "0")
+    assert main(argv) == 0
+    capsys.readouterr()
+
+    # Another clip's video under the same name: that sample (only) is generated again, and the user is told.
+    rows = bench.load_rows(data, "synth-mer")
+    first, second = Path(rows[0]["clip"]["video"]), Path(rows[1]["clip"]["video"])
+    first.write_bytes(second.read_bytes())
+    counter = _CountingGenerate()
+    monkeypatch.setattr(AffectGPTPipeline, "generate", lambda self, *a, **k: counter(self, *a, **k))
+    assert main(argv) == 0
+    assert counter.calls == 1
+    err = capsys.readouterr().err
+    assert f"1 cached generation(s) not used (e.g. {rows[0]['name']})" in err and "media or subtitle" in err
+
+    # A changed code file of the model folder (the processor's prompts) is a new cache; nothing is reused.
+    code = model / "prompts.py"
+    code.write_text(code.read_text() + "\n# edited\n")
+    counter.calls = 0
+    assert main(argv) == 0
+    assert counter.calls == 2  # four samples, batch size 2
+    assert "made with other model files" in capsys.readouterr().err
+
+
+def test_unreadable_clip_is_recorded_and_the_run_goes_on(
+    tiny_model_dir, synth_data, test_rows, wheel_dir, tmp_path, monkeypatch, capsys
+):
     import shutil
 
     data = tmp_path / "data"
     shutil.copytree(synth_data, data)
     broken = Path(test_rows[1]["clip"]["video"].replace(str(synth_data), str(data)))
     broken.write_bytes(broken.read_bytes()[:64] + b"\0" * 2048)  # header survives, payload is garbage
-    argv = _bench_argv(
-        tiny_model_dir, data, tmp_path / "out", wheel_dir, "--batch-size", "1", "--num-workers", "1"
+    out = tmp_path / "out"
+    argv = _bench_argv(tiny_model_dir, data, out, wheel_dir, "--batch-size", "2", "--num-workers", "1")
+    assert main(argv) == 0
+    err = capsys.readouterr().err
+    assert "1 samples failed" in err and test_rows[1]["name"] in err and "Traceback" not in err
+    (row,) = json.loads((out / "results.json").read_text())["datasets"]
+    assert row["n"] == 4 and row["failed"] == 1 and row["missing"] == 0
+    assert row["failures"][0]["name"] == test_rows[1]["name"] and broken.name in row["failures"][0]["error"]
+    assert test_rows[1]["name"] in (out / "results.md").read_text()
+    # The three good samples are cached; a rerun retries only the failed one.
+    assert sorted(r["name"] for r in _cache_lines(out)) == sorted(
+        r["name"] for i, r in enumerate(test_rows) if i != 1
     )
-    assert main(argv) == 2
+    counter = _CountingGenerate()
+    monkeypatch.setattr(AffectGPTPipeline, "generate", lambda self, *a, **k: counter(self, *a, **k))
+    assert main(argv) == 0 and counter.calls == 0  # it fails in decoding again, before generation
+
+    # --fail-fast stops at it with a one-line error naming the file.
+    assert main([*argv, "--fail-fast", "--out", str(tmp_path / "strict")]) == 2
     err = capsys.readouterr().err
     assert broken.name in err and "Traceback" not in err
+
+
+def test_a_sample_that_breaks_generation_fails_alone(
+    tiny_model_dir, synth_data, test_rows, wheel_dir, tmp_path, monkeypatch, capsys
+):
+    original = AffectGPTPipeline.generate
+    bad = test_rows[2]["name"]
+
+    calls = []
+
+    def flaky(self, inputs, *args, **kwargs):
+        calls.append(inputs["input_ids"].shape[0])
+        if len(calls) in (2, 4):  # the second batch, then its second sample alone
+            raise RuntimeError("CUDA out of memory (simulated)")
+        return original(self, inputs, *args, **kwargs)
+
+    monkeypatch.setattr(AffectGPTPipeline, "generate", flaky)
+    out = tmp_path / "out"
+    argv = _bench_argv(tiny_model_dir, synth_data, out, wheel_dir, "--batch-size", "2", "--num-workers", "0")
+    assert main(argv) == 0
+    assert calls == [2, 2, 1, 1]
+    (row,) = json.loads((out / "results.json").read_text())["datasets"]
+    assert row["failed"] == 1 and row["failures"] == [
+        {"name": test_rows[3]["name"], "error": "CUDA out of memory (simulated)"}
+    ]
+    assert bad in {r["name"] for r in _cache_lines(out)}
+
+
+def test_input_key_hashes_the_media_bytes_not_their_size_and_time(tmp_path):
+    import os
+
+    video = tmp_path / "clip.mp4"
+    video.write_bytes(b"A" * 4096)
+    clip = {"name": "clip", "video": str(video), "audio": None, "face": None, "subtitle": "hello"}
+    key = bench.input_key(clip)
+    stat = video.stat()
+    video.write_bytes(b"B" * 4096)  # same size, and the same mtime restored: a re-encode copied over it
+    os.utime(video, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert bench.input_key(clip) != key
+    video.write_bytes(b"A" * 4096)
+    assert bench.input_key(clip) == key  # content, not identity of the file
+    assert bench.input_key({**clip, "subtitle": "hello!"}) != key
+    assert bench.input_key({**clip, "audio": str(video)}) != key

@@ -188,3 +188,54 @@ def test_incomplete_base_model_folder_is_refused(good_checkpoint, base_paths, tm
         ConversionError, match=r"does not fully fill CLIPVisionModelWithProjection: missing visual_projection"
     ):
         _convert(good_checkpoint, {**base_paths, "vision": str(vision)}, tmp_path)
+
+
+def test_nan_or_inf_weights_are_refused(good_checkpoint, base_paths, tmp_path):
+    def edit(sd):
+        name = next(k for k, v in sd.items() if v.is_floating_point() and v.numel() > 1)
+        sd[name].view(-1)[0] = float("nan")
+        edit.name = name
+
+    path = _edited(good_checkpoint, tmp_path, edit)
+    with pytest.raises(ConversionError, match=f"(?s)tensors with NaN or Inf values.*{edit.name} \\(1 of"):
+        _convert(path, base_paths, tmp_path)
+    assert not (tmp_path / "out").exists()
+
+
+def _contents(folder):
+    import hashlib
+
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.rglob("*.*")
+    }
+
+
+def test_output_is_written_whole_or_not_at_all(good_checkpoint, base_paths, tmp_path, monkeypatch):
+    from affectgpt.convert import ADAPTER_DIR
+
+    out = tmp_path / "out"
+    _convert(good_checkpoint, base_paths, tmp_path, merge_lora_weights=False)
+    assert (out / ADAPTER_DIR).is_dir()
+    before = _contents(out)
+
+    # Killed in the middle of the save: the earlier folder is left exactly as it was, and no temp folder stays.
+    import transformers
+
+    def killed(self, *args, **kwargs):
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr(transformers.ProcessorMixin, "save_pretrained", killed)
+        with pytest.raises(KeyboardInterrupt):
+            _convert(good_checkpoint, base_paths, tmp_path, overwrite=True)
+    assert _contents(out) == before  # in place, the merged weights would already have replaced these
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+    # --overwrite replaces the whole folder: no adapter of the --keep-adapter run beside the merged weights.
+    _convert(good_checkpoint, base_paths, tmp_path, overwrite=True)
+    assert not (out / ADAPTER_DIR).exists() and (out / "model.safetensors").is_file()
+
+    taken = tmp_path / "file"
+    taken.write_text("x")
+    with pytest.raises(ConversionError, match="is a file; give a folder"):
+        convert(good_checkpoint, taken, log=lambda _: None)

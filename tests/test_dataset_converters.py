@@ -163,3 +163,97 @@ def test_cli_unibench_config(unibench_root, tmp_path, capsys):
         == 2
     )
     assert "missing or unreadable media" in capsys.readouterr().err and not (tmp_path / "x").exists()
+
+
+def _mer_copy(tmp_path, seed: int = 0):
+    root = tmp_path / "mer2025"
+    return root, make_mer2025_mock(root, seed)
+
+
+def _cli_error(argv, capsys) -> str:
+    from affectgpt.cli import main
+
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    return err
+
+
+def test_a_clip_name_leading_outside_the_root_is_refused(tmp_path, capsys):
+    root, _ = _mer_copy(tmp_path)
+    secret = tmp_path / "outside" / "secret.mp4"
+    secret.parent.mkdir()
+    secret.write_bytes(b"private bytes")
+    for csv_name in ("track2_train_mercaptionplus.csv", "track3_train_mercaptionplus.csv"):
+        with (root / csv_name).open("a", encoding="utf-8") as fh:
+            fh.write("../../outside/secret,worried\n")
+    out = tmp_path / "out"
+    argv = ["build-dataset", "mer-caption-plus", "--root", str(root), "--out", str(out), "--no-progress"]
+    err = _cli_error([*argv, "--embed-media", "--skip-missing"], capsys)
+    assert "'../../outside/secret' points outside" in err
+    assert not out.exists()
+
+
+def test_duplicate_clip_names_are_an_error_naming_them(tmp_path, capsys):
+    root, mock = _mer_copy(tmp_path)
+    with (root / "track2_train_mercaptionplus.csv").open("a", encoding="utf-8") as fh:
+        fh.write(f"{mock['names'][1]},angry\n")  # the second clip again, with another label
+    argv = ["build-dataset", "mer-caption-plus", "--root", str(root), "--out", str(tmp_path / "o")]
+    err = _cli_error([*argv, "--skip-missing", "--no-progress"], capsys)
+    assert "track2_train_mercaptionplus.csv: 1 duplicate name(s)" in err
+    assert f"{mock['names'][1]} (lines 3, 7)" in err
+
+
+def test_a_latin1_csv_is_an_error_naming_the_file(tmp_path, capsys):
+    root, _ = _mer_copy(tmp_path)
+    (root / "subtitle_chieng.csv").write_bytes(
+        "name,chinese,english\nsample_00000001,x,Caf\xe9\n".encode("latin-1")
+    )
+    argv = ["build-dataset", "mer-caption-plus", "--root", str(root), "--out", str(tmp_path / "o")]
+    err = _cli_error([*argv, "--skip-missing", "--no-progress"], capsys)
+    assert "subtitle_chieng.csv: not UTF-8 text (byte 0xe9" in err
+
+
+def test_a_transcript_without_its_text_column_is_an_error(tmp_path, capsys):
+    root = tmp_path / "unibench"
+    make_unibench_mock(root, "meld")
+    transcript = root / UNIBENCH["meld"].folder / UNIBENCH["meld"].transcript
+    transcript.write_text("name,text\ndia1_utt0,Hello there.\n", encoding="utf-8")
+    argv = ["build-dataset", "meld", "--root", str(root), "--out", str(tmp_path / "o"), "--skip-missing"]
+    err = _cli_error([*argv, "--no-progress"], capsys)
+    assert f"{transcript}: no english or sentence column" in err and "found ['name', 'text']" in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_duplicate_rows_never_reach_the_parquet(tmp_path):
+    from dataset_scripts.writer import write_configs
+
+    with pytest.raises(DatasetBuildError, match="split 'test': 1 duplicate clip name\\(s\\): a"):
+        write_configs(tmp_path, {"x": {"test": [{"name": "a"}, {"name": "b"}, {"name": "a"}]}}, card=None)
+
+
+@pytest.mark.parametrize(
+    ("payload", "refused"),
+    [
+        (b"c_codecs\nencode\n(Vx\nVrot13\ntR.", "_codecs.encode"),  # another codec than numpy's latin1
+        (b"cnumpy\nndarray\n(I1000000000000\ntR.", "numpy.ndarray"),  # a 1 TB allocation
+        (b"cnumpy\ndtype\n(cnumpy\nndarray\ntR.", "numpy.dtype"),  # a dtype built from an object
+        (b"cnumpy._core.multiarray\n_reconstruct\n(cnumpy\nndarray\n(I999999999\ntVb\ntR.", "_reconstruct"),
+        (b"cnumpy._core.multiarray\nscalar\n(cnumpy\ndtype\n(Vf8\ntRC\x01\x02tR.", "numpy scalar"),
+    ],
+)
+def test_allowed_names_cannot_be_used_as_gadgets(tmp_path, payload, refused, capsys):
+    with pytest.raises(pickle.UnpicklingError, match=f"refusing (to call )?{refused}"):
+        restricted_loads(payload)
+    # In a label file it is one line naming the file (it used to escape as a TypeError/MemoryError traceback).
+    import zipfile
+
+    path = tmp_path / "label.npz"
+    header = b"{'descr': '|O', 'fortran_order': False, 'shape': (), }"
+    header += b" " * (118 - len(header)) + b"\n"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr(
+            "test_corpus.npy", b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header + payload
+        )
+    with pytest.raises(ValueError, match=f"{path}: test_corpus.npy: not a valid label array"):
+        load_npz_dict(path)

@@ -14,8 +14,8 @@ from metrics.extraction import (
 
 
 @pytest.fixture(scope="module")
-def lexicon(wheel_dir):
-    return LexiconExtractor(wheel_dir)
+def lexicon():
+    return LexiconExtractor()  # the bundled table: no files needed
 
 
 def test_ov_sentence_is_parsed_exactly(lexicon):
@@ -41,15 +41,37 @@ def test_multiword_phrases_longest_first(lexicon):
     assert lexicon.extract_one("Happy, happy and HAPPY!") == ["happy"]  # deduplicated, lowercased
 
 
+def test_neutral_is_a_label_that_scores_as_nothing(lexicon):
+    assert lexicon.extract_one("He seems neutral, just listening.") == ["neutral"]
+    assert lexicon.extract_one("She is not neutral at all, rather angry.") == ["angry"]
+    lists = [["neutral"], ["calm", "neutral"], ["neutral", "calm"], ["neutral", "happy", "joyful"]]
+    assert lexicon.to_sentiment(lists) == [
+        "neutral",
+        "neutral",  # calm first weighs 1: within the margin of a two-word list (0.5 * 2)
+        "positive",  # calm second weighs 1.25 > 1
+        "positive",  # 1.25 + 1.5 > 0.5 * 3
+    ]
+    assert [lexicon.tables.map_word("neutral", w) for w in range(1, 6)] == [""] * 5
+
+
 def test_sentiment_rule(lexicon):
     assert lexicon.to_sentiment(
-        [["happy", "relaxed"], ["sad", "angry"], ["happy", "sad"], [], ["surprise"]]
+        [["happy", "relaxed"], ["sad", "angry"], ["happy", "sad"], ["sad", "happy"], [], ["surprise"]]
     ) == [
         "positive",
         "negative",
-        "neutral",  # tie
+        "negative",  # +1 - 1.25: the later word weighs more
+        "positive",
         "neutral",
         "neutral",  # surprised has no polarity; the other wheels tie
+    ]
+    # a list that names its valence takes it; naming both falls back to the word polarities
+    assert lexicon.to_sentiment(
+        [["sad", "angry", "positive"], ["happy", "Negative"], ["sad", "positive", "negative"]]
+    ) == [
+        "positive",
+        "negative",
+        "negative",  # -1 + 1.25 * p(positive) + 1.5 * p(negative), with p(positive) = +1, p(negative) = -1
     ]
     # the data quirk: "fear" reaches positive sectors on 4 of 5 wheels, so its majority polarity is positive
     assert lexicon.word_polarity("fear") == 1 and lexicon.word_polarity("scared") == -1

@@ -9,7 +9,7 @@ import math
 
 import pytest
 
-from metrics.mer_unibench import fine_grained_scores, load_wheels
+from metrics.mer_unibench import fine_grained_scores
 from metrics.rewards import REWARD_NAMES, EmotionWheelRewards, format_reasoning, split_reasoning
 
 GOLD = [["happy", "joyful"]]
@@ -71,7 +71,7 @@ def test_empty_answer_fails_format_and_accuracy_but_the_think_still_counts(rewar
 
 
 def test_labels_off_the_wheel(rewards):
-    tables = load_wheels(rewards.tables.directory)
+    tables = rewards.tables
     assert all(not _sectors(tables, ["blorp"], w) for w in range(1, 6))
     got = _all(
         rewards,

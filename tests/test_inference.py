@@ -8,7 +8,6 @@ from affectgpt.inference import (
     DEFAULT_MODEL_DIR,
     AffectGPTPipeline,
     PipelineError,
-    cut_answer,
     load_extractor,
     normalize_clip,
 )
@@ -42,13 +41,6 @@ def clips(clips_dir):
         {"video": str(clips_dir["no_audio"]), "audio": str(clips_dir["wav"]), "subtitle": "Leave me alone."},
         {"audio": str(clips_dir["wav"]), "subtitle": "ok"},
     ]
-
-
-def test_cut_answer_stops_at_turn_separator():
-    assert cut_answer(" The character's emotional state is happy.###Human: more") == (
-        "The character's emotional state is happy."
-    )
-    assert cut_answer("no separator ") == "no separator"
 
 
 def test_normalize_clip_names_missing_file(tmp_path):
@@ -103,13 +95,33 @@ def test_official_decoding_is_seeded(pipe, clips):
 def test_generation_settings(pipe):
     official = pipe.generation_kwargs("official")
     assert (official["do_sample"], official["temperature"], official["top_p"]) == (True, 1.0, 0.9)
-    assert official["max_new_tokens"] == 1200
+    assert official["max_new_tokens"] == 1200 and official["num_beams"] == 1
     greedy = pipe.generation_kwargs("greedy", max_new_tokens=5)
     assert greedy["do_sample"] is False and greedy["max_new_tokens"] == 5
     with pytest.raises(PipelineError, match="unknown decoding"):
         pipe.generation_kwargs("beam")
     with pytest.raises(PipelineError, match="unknown task"):
         pipe([{"subtitle": "x"}], task="caption")
+
+
+@pytest.mark.parametrize(
+    ("script", "kept"),
+    [
+        ([100, 151645, 100], 2),  # eos <|im_end|>
+        ([100, 14374, 100], 2),  # "###"
+        ([100, 565, 2, 100], 3),  # "##" "#"
+        ([100, 2, 565, 100], 3),  # "#" "##"
+        ([100, 16600, 100], 6),  # " ###" is not an official stop word: runs to max_new_tokens
+    ],
+)
+def test_generation_stops_on_the_official_stop_words(pipe, clips, script, kept):
+    from tests.conftest import scripted_logits
+
+    _, inputs = pipe.encoder()(clips[:1])
+    length = inputs["input_ids"].shape[1]
+    kwargs = pipe.generation_kwargs("greedy", max_new_tokens=6, prompt_length=length)
+    out = pipe.model.generate(**inputs, **kwargs, logits_processor=[scripted_logits(script, length)])
+    assert out[0, length:].tolist() == (script + [script[-1]] * 6)[:kept]
 
 
 def test_stream_is_cumulative_and_matches_batch(pipe, clips):
@@ -160,3 +172,65 @@ def test_model_errors(tmp_path, monkeypatch):
     with pytest.raises(PipelineError, match="no default model yet"):
         AffectGPTPipeline.from_pretrained(None)
     assert DEFAULT_MODEL_DIR.name == "affectgpt-tiny-synth"
+
+
+def test_hub_code_needs_an_opt_in_and_a_mistyped_folder_is_not_a_hub_id(tmp_path, monkeypatch, capsys):
+    from affectgpt.inference import _resolve_model
+    from affectgpt.remote_code import TRUST_REMOTE_CODE_ENV
+
+    monkeypatch.delenv(TRUST_REMOTE_CODE_ENV, raising=False)
+    monkeypatch.chdir(tmp_path)
+    # `runs/final` does not exist here: it reads like a Hub id, whose code would be downloaded and run.
+    with pytest.raises(PipelineError, match="model folder not found: runs/final.*--trust-remote-code"):
+        AffectGPTPipeline.from_pretrained("runs/final")
+    # With the opt-in (flag or environment) it is a Hub id, and the user is told whose code runs.
+    assert _resolve_model("runs/final", trust_remote_code=True) == (
+        "runs/final",
+        "downloading and running the model code of the Hub repo runs/final (remote code allowed)",
+    )
+    monkeypatch.setenv(TRUST_REMOTE_CODE_ENV, "1")
+    with pytest.raises(PipelineError, match="cannot load model runs/final"):  # offline: nothing downloaded
+        AffectGPTPipeline.from_pretrained("runs/final")
+    assert "Hub repo runs/final" in capsys.readouterr().err
+    monkeypatch.delenv(TRUST_REMOTE_CODE_ENV)
+
+    # The embedded default runs our own copy (no note); a folder the user names runs its code, and says so.
+    assert _resolve_model(None) == (str(DEFAULT_MODEL_DIR), None)
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "config.json").write_text('{"auto_map": {"AutoModel": "modeling_x.Model"}}')
+    assert _resolve_model(folder) == (str(folder), f"running the model code in {folder.resolve()}")
+    # ... but a local config whose auto_map points at another repo's code pulls that code from the Hub.
+    (folder / "config.json").write_text('{"auto_map": {"AutoModel": ["evil/repo--modeling_x.Model", null]}}')
+    with pytest.raises(PipelineError, match="Hub repo\\(s\\) evil/repo; pass --trust-remote-code"):
+        _resolve_model(folder)
+    assert "evil/repo" in _resolve_model(folder, trust_remote_code=True)[1]
+
+
+def test_an_unusable_device_is_a_one_line_error(monkeypatch):
+    import torch
+
+    from affectgpt.inference import _pick_device_dtype
+
+    with pytest.raises(PipelineError, match="unknown device 'gpu0'"):
+        _pick_device_dtype("gpu0", None)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 0)
+    with pytest.raises(PipelineError, match="device cuda:7: this PyTorch build has no usable CUDA device"):
+        _pick_device_dtype("cuda:7", None)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    with pytest.raises(PipelineError, match="only 2 CUDA device\\(s\\) here"):
+        _pick_device_dtype("cuda:7", None)
+    assert _pick_device_dtype("cpu", None) == (torch.device("cpu"), torch.float32)
+
+
+def test_a_weight_file_cut_short_is_a_one_line_error(tmp_path):
+    import shutil
+
+    folder = tmp_path / "model"
+    shutil.copytree(DEFAULT_MODEL_DIR, folder)
+    weights = folder / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    with pytest.raises(PipelineError, match="cannot load model .*incomplete metadata"):
+        AffectGPTPipeline.from_pretrained(folder, extractor=False)

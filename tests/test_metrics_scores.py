@@ -66,6 +66,30 @@ def test_vectorised_parser_agrees_with_per_sample_parser(tables):
     assert got == want
 
 
+def test_vectorised_bracket_rule_at_sample_edges(tables):
+    """One leading "[" and one trailing "]" per sample, also for neighbours, empties and doubled brackets."""
+    edges = [
+        "[happy]",
+        "happy]",
+        "[happy",
+        "]",
+        "[",
+        "[]",
+        "[[happy]]",
+        "]happy[",
+        "[]happy",
+        "happy[]",
+        "sad",
+    ]
+    samples = [a + b for a in ("", "[", "]") for b in edges] + edges[::-1]
+    owner, ids = encode_samples(samples, tables.vocab)
+    got = sorted(zip(owner.tolist(), ids.tolist()))
+    want = sorted(
+        (i, tables.vocab[w]) for i, s in enumerate(samples) for w in parse_labels(s) if w in tables.vocab
+    )
+    assert want and got == want
+
+
 def test_fine_grained_by_hand(tables):
     # One sample; reference {happy, sad}; prediction {joyful, angry, unknown}. Level 1 on every wheel:
     # happy and joyful share the happy/joyful/joy/powerful sector, sad and angry differ -> |Y∩Ŷ| = 1, |Ŷ| = 2, |Y| = 2.

@@ -22,7 +22,7 @@ from modeling_affectgpt import (
     official_generation_config,
 )
 
-FRAME, FACE, AUDIO, MULTI = 151666, 151667, 151668, 151669
+FRAME, FACE, AUDIO, MULTI = 151667, 151668, 151666, 151669
 IM_START = 151644
 FUSION_PREFIXES = (
     "model.video_attention_mlp",

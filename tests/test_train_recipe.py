@@ -54,7 +54,7 @@ def test_overrides_parse_yaml_values():
         ["training.learning_rate=1e-4", "data.streaming=true", "collator.tasks=[ovlabel]", "training.a=null"],
     )
     assert recipe == {
-        "training": {"a": None, "learning_rate": 1e-4},
+        "training": {"a": None, "learning_rate": "1e-4"},  # YAML 1.1 text; the schema reads the number
         "data": {"streaming": True},
         "collator": {"tasks": ["ovlabel"]},
     }
@@ -150,3 +150,117 @@ def test_cli_reports_recipe_errors(tmp_path, capsys):
 
     assert main(["train", "--config", str(tmp_path / "missing.yaml")]) == 2
     assert "recipe not found" in capsys.readouterr().err
+
+
+def _recipe_file(tmp_path, text: str) -> Path:
+    """A recipe YAML with `text` plus a data path (merged into `text`'s own data section, if any)."""
+    path = tmp_path / "recipe.yaml"
+    if "data:\n" in text:
+        text = text.replace("data:\n", "data:\n  path: data/x\n", 1)
+    else:
+        text = f"data:\n  path: data/x\n{text}"
+    path.write_text(text)
+    return path
+
+
+def test_an_unquoted_exponent_is_the_number_it_reads_as(tmp_path):
+    # YAML 1.1 reads `2e-3` (no dot) as the text "2e-3"; it used to reach the optimizer as a string.
+    recipe = load_recipe(_recipe_file(tmp_path, "training:\n  learning_rate: 2e-3\n  warmup_steps: 5\n"))
+    assert recipe["training"]["learning_rate"] == 2e-3 and isinstance(
+        recipe["training"]["learning_rate"], float
+    )
+    assert recipe["training"]["warmup_steps"] == 5 and isinstance(recipe["training"]["warmup_steps"], int)
+    assert load_recipe(TINY, ["model.lora_dropout=0"])["model"]["lora_dropout"] == 0
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("model:\n  lora: maybe\n", "model.lora: expected bool, got str"),
+        ("data:\n  max_samples: 0\n", "data.max_samples: must be >= 1, got 0"),
+        (
+            "training:\n  per_device_train_batch_size: '8'\n",
+            "per_device_train_batch_size: expected int, got str",
+        ),
+        ("training:\n  per_device_train_batch_size: 0\n", "per_device_train_batch_size: must be >= 1"),
+        ("training:\n  learning_rate: fast\n", "training.learning_rate: expected float, got str"),
+        ("training:\n  learning_rate: -0.1\n", "training.learning_rate: must be >= 0.0"),
+        ("training:\n  learnin_rate: 0.1\n", "did you mean learning_rate"),
+        ("training:\n  bf16: 1\n", "training.bf16: expected bool or null, got int \\(1\\)"),
+        ("collator:\n  ovlabel_ratio: 1.5\n", "collator.ovlabel_ratio: must be in \\[0, 1\\]"),
+        ("collator:\n  tasks: [describe]\n", "collator.tasks: must be a non-empty list"),
+        ("model:\n  lora_r: 8.5\n", "model.lora_r: expected int, got float"),
+        ("model:\n  lora: [true\n", "recipe.yaml: not valid YAML \\(line"),
+    ],
+)
+def test_every_recipe_field_is_type_and_range_checked(tmp_path, text, message):
+    with pytest.raises(RecipeError, match=message):
+        load_recipe(_recipe_file(tmp_path, text))
+
+
+def test_a_bad_recipe_fails_before_anything_is_loaded(tmp_path, monkeypatch, capsys):
+    import affectgpt.train as train_module
+    from affectgpt.cli import main
+
+    def no_loading(*args, **kwargs):
+        raise AssertionError("the model was loaded before the recipe was checked")
+
+    monkeypatch.setattr(train_module, "build_model_and_processor", no_loading)
+    monkeypatch.setattr(train_module, "build_train_dataset", no_loading)
+    for text in ("training:\n  learning_rate: fast\n", "model:\n  lora: [\n"):
+        assert main(["train", "--config", str(_recipe_file(tmp_path, text))]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "Traceback" not in err and "recipe" in err, err
+    out_file = tmp_path / "taken"
+    out_file.write_text("")
+    argv = ["train", "--config", str(_recipe_file(tmp_path, "")), "--output-dir", str(out_file)]
+    assert main(argv) == 2
+    assert "is a file; give a folder" in capsys.readouterr().err
+
+
+def _checkpoint(root: Path, step: int, *, state: bool = True) -> Path:
+    """A checkpoint folder laid out as the Trainer writes it (weights, optimizer, then trainer_state.json)."""
+    import json
+
+    import torch
+    from safetensors.torch import save_file
+
+    folder = root / f"checkpoint-{step}"
+    folder.mkdir(parents=True)
+    save_file({"w": torch.arange(256, dtype=torch.float32)}, folder / "model.safetensors")
+    torch.save({"state": {0: {"exp_avg": torch.ones(64)}}}, folder / "optimizer.pt")
+    if state:
+        (folder / "trainer_state.json").write_text(json.dumps({"global_step": step}))
+    return folder
+
+
+def test_resume_picks_the_latest_complete_checkpoint(tmp_path, caplog):
+    from affectgpt.checkpoints import checkpoint_problem
+    from affectgpt.train import _resume_arg
+
+    good = _checkpoint(tmp_path, 10)
+    _checkpoint(tmp_path, 20, state=False)  # killed while saving: no trainer_state.json yet
+    cut = _checkpoint(tmp_path, 30)
+    data = (cut / "optimizer.pt").read_bytes()
+    (cut / "optimizer.pt").write_bytes(data[: len(data) // 2])
+    weights = _checkpoint(tmp_path, 40)
+    data = (weights / "model.safetensors").read_bytes()
+    (weights / "model.safetensors").write_bytes(data[:-100])
+    torn_state = _checkpoint(tmp_path, 50)
+    (torn_state / "trainer_state.json").write_text('{"global_step": 5')
+
+    with caplog.at_level("WARNING"):
+        assert _resume_arg(True, str(tmp_path)) == str(good)
+    assert "checkpoint-20: no trainer_state.json" in caplog.text
+    assert "checkpoint-30: optimizer.pt is cut short" in caplog.text
+    assert "checkpoint-40: model.safetensors is cut short" in caplog.text
+    assert "checkpoint-50: trainer_state.json is not valid JSON" in caplog.text
+    assert checkpoint_problem(good) is None
+    # A checkpoint named by the user must be complete too: one line, not the Trainer's traceback.
+    with pytest.raises(RecipeError, match="--resume .*checkpoint-40: model.safetensors is cut short"):
+        _resume_arg(str(weights), str(tmp_path))
+    import shutil
+
+    shutil.rmtree(good)
+    with pytest.raises(RecipeError, match="no complete checkpoint-\\* folder .*checkpoint-50"):
+        _resume_arg(True, str(tmp_path))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -157,6 +158,9 @@ def test_full_run_interrupt_resume_lowers_loss_and_exports(synth_dir, tmp_path):
     with pytest.raises(_Interrupt):
         train(recipe, callbacks=[_KillAfter(14)])
     assert (out / "checkpoint-12").is_dir() and not (out / "final").exists()
+    # A later save that a kill cut short (weights written, no trainer_state.json): resume must pass it over.
+    (out / "checkpoint-13").mkdir()
+    shutil.copy(out / "checkpoint-12" / "model.safetensors", out / "checkpoint-13")
 
     result = train(recipe, resume=True)
     assert result.global_step == 24

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from affectgpt.errors import CLIError
+from affectgpt.remote_code import TRUST_REMOTE_CODE_HELP
 
 __all__ = ["HELP", "add_arguments", "run"]
 
@@ -50,8 +51,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default=None, help="default: this process's accelerator, else CPU")
-    parser.add_argument("--wheel-dir", type=Path, default=None, help="official emotion-wheel files")
+    parser.add_argument("--trust-remote-code", action="store_true", help=TRUST_REMOTE_CODE_HELP)
+    parser.add_argument(
+        "--wheel-dir",
+        type=Path,
+        default=None,
+        help="folder with the official emotion-wheel files or a table .json (default: the bundled table)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument(
+        "--fail-fast",
+        action="store_true",
+        help="stop at the first clip that cannot be decoded or generated (default: record it, score it as "
+        "an empty answer, report it in the results and go on)",
+    )
 
 
 def _check(args: argparse.Namespace) -> None:
@@ -63,6 +76,8 @@ def _check(args: argparse.Namespace) -> None:
         raise CLIError("--limit must be >= 1")
     if args.max_new_tokens is not None and args.max_new_tokens < 1:
         raise CLIError("--max-new-tokens must be >= 1")
+    if args.out.exists() and not args.out.is_dir():
+        raise CLIError(f"--out {args.out} is a file; give a folder (it holds the results and the cache)")
     if args.extractor != "lexicon" and not (args.extractor.startswith("llm:") and len(args.extractor) > 4):
         raise CLIError(f"--extractor must be 'lexicon' or 'llm:MODEL', got {args.extractor!r}")
 
@@ -94,7 +109,9 @@ def _generate(args, datasets, rows):
 
     state = _accelerate_state(args.device)
     device = args.device or (state.device if state is not None else None)
-    pipe = AffectGPTPipeline.from_pretrained(args.model, device=device, extractor=False)
+    pipe = AffectGPTPipeline.from_pretrained(
+        args.model, device=device, extractor=False, trust_remote_code=args.trust_remote_code or None
+    )
     decoding = "official" if args.protocol == "official" else "greedy"
     generation = dict(DECODING[decoding])
     if args.max_new_tokens is not None:
@@ -111,13 +128,22 @@ def _generate(args, datasets, rows):
         versions=bench.library_versions(),
     )
     cache = bench.GenerationCache(args.out, protocol, rank=state.process_index if state is not None else 0)
-    outputs = {}
+    outputs, failures = {}, {}
     for name in datasets:
-        outputs[name] = bench.generate_dataset(
-            pipe, rows[name], cache, name, protocol, args.num_workers, state, progress=not args.no_progress
+        outputs[name], failures[name] = bench.generate_dataset(
+            pipe,
+            rows[name],
+            cache,
+            name,
+            protocol,
+            args.num_workers,
+            state,
+            progress=not args.no_progress,
+            fail_fast=args.fail_fast,
         )
     is_main = state is None or state.is_main_process
-    return outputs, {**protocol.to_dict(), "device": str(pipe.device), "cache": str(cache.dir)}, is_main
+    info = {**protocol.to_dict(), "device": str(pipe.device), "cache": str(cache.dir)}
+    return outputs, failures, info, is_main
 
 
 def run(args: argparse.Namespace) -> int:
@@ -131,15 +157,16 @@ def run(args: argparse.Namespace) -> int:
     if args.score_only is not None:
         outputs = bench.read_outputs(args.score_only, datasets)
         protocol = {"score_only": str(args.score_only), "extractor": args.extractor, "seed": args.seed}
+        failures = {}
     else:
-        outputs, protocol, is_main = _generate(args, datasets, rows)
+        outputs, failures, protocol, is_main = _generate(args, datasets, rows)
         if not is_main:
             return 0  # the main process scores and writes the report
     protocol["data"] = str(args.data)
     protocol["limit"] = args.limit
 
     wheel_dir, why = find_wheel_dir(args.wheel_dir)
-    if wheel_dir is None:
+    if why is not None:
         where = f" Generations are saved in {protocol['cache']}." if "cache" in protocol else ""
         raise CLIError(f"cannot score: {why}{where}")
     extractor = bench.build_extractor(args.extractor, wheel_dir, args.protocol, args.device, args.seed)
@@ -150,10 +177,19 @@ def run(args: argparse.Namespace) -> int:
         if not outputs.get(name):
             print(f"bench: no outputs for {name}; skipped", file=sys.stderr)
             continue
-        result = bench.score_outputs(name, rows[name], outputs[name], extractor, wheel_dir)
+        result = bench.score_outputs(
+            name, rows[name], outputs[name], extractor, wheel_dir, failures.get(name)
+        )
         if result["missing"]:
             print(
                 f"bench: {name}: {result['missing']} samples without output, scored as empty", file=sys.stderr
+            )
+        if result["failed"]:
+            first = result["failures"][0]
+            print(
+                f"bench: {name}: {result['failed']} samples failed (e.g. {first['name']}: {first['error']}), "
+                "scored as empty answers and listed in results.json; the next run retries them",
+                file=sys.stderr,
             )
         results.append(result)
     if not results:

@@ -15,7 +15,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--checkpoint", required=True, help="official checkpoint, e.g. checkpoint_000030_loss_0.6.pth"
     )
     parser.add_argument(
-        "--out", required=True, help="output folder (created; must be empty unless --overwrite)"
+        "--out",
+        required=True,
+        help="output folder (written whole or not at all; must be empty unless --overwrite, which replaces it)",
     )
     parser.add_argument(
         "--preset",
@@ -62,7 +64,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=("attention", "qformer"),
         help="audio-video pre-fusion of the checkpoint (default: detected from its keys)",
     )
-    parser.add_argument("--overwrite", action="store_true", help="write into a non-empty --out folder")
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace a non-empty --out folder (as a whole)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:

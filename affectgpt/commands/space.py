@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 from affectgpt.errors import CLIError
+from affectgpt.remote_code import TRUST_REMOTE_CODE_ENV, TRUST_REMOTE_CODE_HELP
 
 __all__ = ["APP_PATH", "HELP", "add_arguments", "load_app_module", "run"]
 
@@ -26,6 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--share", action="store_true", help="also create a temporary public gradio.live link"
     )
+    parser.add_argument("--trust-remote-code", action="store_true", help=TRUST_REMOTE_CODE_HELP)
 
 
 def load_app_module(path: Path = APP_PATH):
@@ -41,6 +43,8 @@ def run(args: argparse.Namespace) -> int:
     if args.port is not None and not 0 < args.port < 65536:
         raise CLIError(f"--port must be in 1..65535, got {args.port}")
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    if args.trust_remote_code:
+        os.environ[TRUST_REMOTE_CODE_ENV] = "1"  # read where the app loads its model
     try:
         import gradio  # noqa: F401
     except ImportError as err:

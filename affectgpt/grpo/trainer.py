@@ -37,9 +37,6 @@ def build_rewards(grpo_cfg: dict):
     unknown = sorted(set(weights) - set(REWARD_NAMES))
     if unknown:
         raise RecipeError(f"grpo.reward_weights: unknown reward(s) {unknown}; known: {list(REWARD_NAMES)}")
-    bad = {k: v for k, v in weights.items() if isinstance(v, bool) or not isinstance(v, (int, float))}
-    if bad or not weights:
-        raise RecipeError(f"grpo.reward_weights must map reward names to numbers, got {weights!r}")
     names = [name for name in REWARD_NAMES if name in weights]
     extractor = None
     spec = grpo_cfg["extractor"]
@@ -227,6 +224,7 @@ def train_grpo(recipe: dict, resume=None, output_dir: str | None = None, callbac
     from affectgpt.train import (
         RecipeError,
         TrainResult,
+        _check_output_dirs,
         _data_root,
         _resume_arg,
         build_model_and_processor,
@@ -240,10 +238,9 @@ def train_grpo(recipe: dict, resume=None, output_dir: str | None = None, callbac
         raise RecipeError(
             "model.init_fusion_from_data is an SFT start; GRPO starts from a trained model (pretrained)"
         )
-    if grpo_cfg["task"] not in ("ovlabel", "description"):
-        raise RecipeError(f"grpo.task must be 'ovlabel' or 'description', got {grpo_cfg['task']!r}")
     reward_funcs, weights = build_rewards(grpo_cfg)
     args = build_grpo_config(recipe["training"], weights, output_dir)
+    _check_output_dirs(args.output_dir, recipe)
     resume_from = _resume_arg(resume, args.output_dir)
 
     model, processor = build_model_and_processor(recipe["model"])
