@@ -92,6 +92,9 @@ class AffectGPTTrainingCollator:
         subtitle_dropout: probability of leaving the subtitle out of an OV-label sample (drawn like the task),
             so that a model cannot get by on the subtitle alone. 0 = official. Descriptions keep their subtitle,
             since they describe it.
+        target_fn: `(row, task) -> target text or None` replacing the official targets (the description or the
+            OV-label sentence), e.g. a reasoning cold start's `<think>…</think><answer>…</answer>`; None when the
+            row cannot give one (the task then falls back, or the sample is dropped, as for official targets).
     """
 
     def __init__(
@@ -104,6 +107,7 @@ class AffectGPTTrainingCollator:
         resolve_media: Callable[[Any], Any] | None = None,
         return_drop_count: bool = False,
         subtitle_dropout: float = 0.0,
+        target_fn: Callable[[dict, str], str | None] | None = None,
     ):
         for name, value in (("ovlabel_ratio", ovlabel_ratio), ("subtitle_dropout", subtitle_dropout)):
             if not 0.0 <= value <= 1.0:
@@ -120,6 +124,7 @@ class AffectGPTTrainingCollator:
         self.tasks = tuple(tasks)
         self.resolve_media = resolve_media
         self.return_drop_count = return_drop_count
+        self.target_fn = target_fn if target_fn is not None else _target
         self.epoch = 0
         self.num_seen = 0
         self.num_dropped = 0
@@ -169,9 +174,9 @@ class AffectGPTTrainingCollator:
             task = "description"
         else:
             task = draw_task(self.seed, self.epoch, key, self.ovlabel_ratio)
-        if _target(row, task) is None:
+        if self.target_fn(row, task) is None:
             other = "description" if task == "ovlabel" else "ovlabel"
-            if _target(row, other) is not None:
+            if self.target_fn(row, other) is not None:
                 return other
         return task
 
@@ -248,7 +253,7 @@ class AffectGPTTrainingCollator:
         if not rows:
             raise ValueError("empty batch")
         tasks = [self.task_for(row, i) for i, row in enumerate(rows)]
-        answers = [_target(row, task) for row, task in zip(rows, tasks)]
+        answers = [self.target_fn(row, task) for row, task in zip(rows, tasks)]
         encoded, decoded = self._encode(rows, tasks)
         sequences: list[tuple[int, list[int], list[int]]] = []  # (row, ids, labels)
         fallback = None
