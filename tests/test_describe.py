@@ -184,3 +184,17 @@ def test_subtitle_file_must_be_a_small_regular_file(clips_dir, tmp_path, capsys)
         worker.join()
         pytest.fail("--subtitle-file on a FIFO blocked")
     assert status == [2] and "subtitle file is not a regular file" in capsys.readouterr().err
+
+
+def test_a_hub_model_runs_only_with_the_opt_in(clips_dir, tmp_path, capsys, monkeypatch):
+    from affectgpt.remote_code import TRUST_REMOTE_CODE_ENV
+
+    monkeypatch.delenv(TRUST_REMOTE_CODE_ENV, raising=False)
+    monkeypatch.chdir(tmp_path)
+    argv = ["describe", str(clips_dir["with_audio"]), "--model", "someone/affect-model", "--device", "cpu"]
+    assert main(argv) == 2
+    assert "model folder not found: someone/affect-model" in capsys.readouterr().err
+    # With the flag it is taken as a Hub repo (offline here, so loading it fails, but not as a missing folder).
+    assert main([*argv, "--trust-remote-code"]) == 2
+    err = capsys.readouterr().err
+    assert "Hub repo someone/affect-model" in err and "model folder not found" not in err

@@ -20,6 +20,7 @@ from affectgpt.clip_inputs import (
     read_text_file,
 )
 from affectgpt.errors import CLIError
+from affectgpt.remote_code import TRUST_REMOTE_CODE_HELP
 
 __all__ = ["HELP", "add_arguments", "run"]
 
@@ -47,6 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--task", choices=("description", "ovlabel"), default="description")
     parser.add_argument("--model", help="model folder or Hub id (default: the embedded affectgpt-tiny-synth)")
+    parser.add_argument("--trust-remote-code", action="store_true", help=TRUST_REMOTE_CODE_HELP)
     out = parser.add_mutually_exclusive_group()
     out.add_argument("--json", action="store_true", help="print one JSON list instead of text")
     out.add_argument("--jsonl", action="store_true", help="print one JSON object per clip, as each finishes")
@@ -180,7 +182,9 @@ def run(args: argparse.Namespace) -> int:
 
     from affectgpt.inference import AffectGPTPipeline
 
-    pipe = AffectGPTPipeline.from_pretrained(args.model, device=args.device)
+    pipe = AffectGPTPipeline.from_pretrained(
+        args.model, device=args.device, trust_remote_code=args.trust_remote_code or None
+    )
     visual_input = getattr(pipe.processor, "visual_input", "frame")
     describer = _Describer(pipe, args)
     records: list[dict] = []
