@@ -12,18 +12,6 @@ from affectgpt.inference import (
     load_extractor,
     normalize_clip,
 )
-from tests.test_inference_fixtures import build_clips, build_tiny_model
-
-
-@pytest.fixture(scope="module")
-def tiny_model_dir():
-    return build_tiny_model()
-
-
-@pytest.fixture(scope="module")
-def clips_dir():
-    return build_clips()
-
 
 MAX_NEW = 12
 
