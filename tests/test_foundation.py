@@ -1,4 +1,4 @@
-"""The package installs, the CLI answers, the core packages keep their import rules."""
+"""The package installs, the CLI answers, the core packages keep their import rules, the Hub code is plain."""
 
 from __future__ import annotations
 
@@ -32,3 +32,12 @@ def test_core_packages_do_not_import_each_other():
                 if other == pkg:
                     continue
                 assert f"import {other}" not in text and f"from {other}" not in text, (path, other)
+
+
+def test_hub_modeling_code_uses_no_private_torch_ops():
+    """Users download modeling_affectgpt/ and processing/ with a model: public PyTorch only (speed tricks that
+    need private ops live in affectgpt/speedups.py, opt-in)."""
+    for pkg in ("modeling_affectgpt", "processing"):
+        for path in (REPO_ROOT / pkg).rglob("*.py"):
+            text = path.read_text()
+            assert "torch.ops." not in text and "torch._C" not in text, path
