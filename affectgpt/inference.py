@@ -387,9 +387,9 @@ class AffectGPTPipeline:
         return results
 
     def fixed_weights(self):
-        """Context manager for a run of generations on unchanged weights (`__call__` and `bench` use it): with
-        `speedups` on, the opt-in speed-ups of `affectgpt.speedups` (a oneDNN-packed CPU lm_head made once
-        for the run, each distinct audio clip encoded once, in bounded chunks). Same texts either way."""
+        """Context manager for a run of generations on unchanged weights (`__call__`, `stream` and `bench` use
+        it): with `speedups` on, the opt-in speed-ups of `affectgpt.speedups` (a oneDNN-packed CPU lm_head made
+        once for the run, each distinct audio clip encoded once, in bounded chunks). Same texts either way."""
         if not self.speedups:
             return contextlib.nullcontext()
         from affectgpt.speedups import generation_speedups
@@ -429,7 +429,7 @@ class AffectGPTPipeline:
             try:
                 if kwargs["do_sample"]:
                     torch.manual_seed(seed)
-                with torch.inference_mode():
+                with torch.inference_mode(), self.fixed_weights():
                     self.model.generate(**inputs, **kwargs, streamer=streamer)
             except BaseException as err:  # noqa: BLE001 - handed to the consumer thread below
                 failure.append(err)

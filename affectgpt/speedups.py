@@ -18,8 +18,8 @@ instance (their classes, weights and state dict are untouched) and restores them
   clip in the tiny tower) fall out of the CPU caches and cost ~1.5x per clip, while on a GPU the bound caps the
   tower's peak memory. Clips are independent, so the features are the same.
 
-Used by `AffectGPTPipeline.fixed_weights()` (the pipeline's `__call__` and `bench`). Models without these
-modules (or saved by older code) are left as they are.
+Used by `AffectGPTPipeline.fixed_weights()` (the pipeline's `__call__`, `stream` and `bench`). Models without
+these modules (or saved by older code) are left as they are.
 """
 
 from __future__ import annotations
@@ -64,7 +64,13 @@ def packable(head: nn.Module) -> bool:
 
 @contextlib.contextmanager
 def _patched_forward(module: nn.Module, forward) -> Iterator[None]:
-    """`module.forward` is `forward` inside (an instance attribute shadows the class's method)."""
+    """`module.forward` is `forward` inside (an instance attribute shadows the class's method). A module already
+    patched by an enclosing or concurrent block (the Space streams from several threads) is left to that block:
+    only the block that patched it restores it, and calls after that run the stock forward, with the same
+    results."""
+    if "forward" in vars(module):
+        yield
+        return
     module.forward = forward
     try:
         yield

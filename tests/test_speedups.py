@@ -129,3 +129,16 @@ def test_audio_tower_encodes_each_distinct_clip_once_in_bounded_chunks(model, mo
             got = inner.get_audio_features(feats)
     assert seen == [4, 2]  # 1 + 4 + 1 distinct clips
     torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5)
+
+
+def test_overlapping_blocks_leave_the_patch_to_the_one_that_made_it(model):
+    """Two blocks open at once (the Space streams from several threads): the second leaves the modules alone,
+    closing either one in any order raises nothing, and the model is plain after both."""
+    outer, inner = generation_speedups(model), generation_speedups(model)
+    outer.__enter__()
+    inner.__enter__()
+    assert "forward" in vars(model.model.audio_tower)
+    outer.__exit__(None, None, None)  # the block that patched closes first
+    assert "forward" not in vars(model.model.audio_tower)
+    inner.__exit__(None, None, None)
+    assert "forward" not in vars(model.model.audio_tower) and "forward" not in vars(model.lm_head)
