@@ -155,7 +155,9 @@ def tiny_model_dir(tmp_path_factory) -> Path:
     from processing import build_processor
 
     out = tmp_path_factory.mktemp("affectgpt-tiny") / "tiny"
-    model = build_model("tiny", dtype=torch.float32)
+    # 4 frames and 4 audio clips per sample (half the tower work); the processor's 224x224 frames are fixed.
+    counts = {key: TINY_TEST_MODEL[key] for key in ("num_frames", "num_audio_clips")}
+    model = build_model("tiny", dtype=torch.float32, **counts)
     generator = torch.Generator().manual_seed(0)
     with torch.no_grad():
         for name, param in model.named_parameters():
@@ -163,7 +165,7 @@ def tiny_model_dir(tmp_path_factory) -> Path:
                 std = 1.0 if "embed" in name else 0.5
                 param.copy_(torch.randn(param.shape, generator=generator) * std)
     model.save_pretrained(out)
-    build_processor().save_pretrained(out)
+    build_processor(**counts).save_pretrained(out)
     return out
 
 
