@@ -9,7 +9,7 @@ export HF_EVALUATE_OFFLINE ?= 1
 export HF_HUB_DISABLE_TELEMETRY ?= 1
 export GRADIO_ANALYTICS_ENABLED ?= False
 
-.PHONY: setup test demo lint format browser clean
+.PHONY: setup test demo lint format browser clean sync-embedded
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -25,6 +25,12 @@ test: setup
 
 demo: setup
 	$(PY) -m affectgpt demo
+
+# Re-copy the Hub code into the embedded default model and rewrite its tokenizer / processor / config /
+# generation files from the code (weights and model card untouched). Run after any edit to processing/ or
+# modeling_affectgpt/: describe, bench, demo and the Space run the folder's own copy.
+sync-embedded: setup
+	$(PY) -m affectgpt.sync_embedded
 
 lint: setup
 	$(VENV)/bin/ruff check .

@@ -4,8 +4,8 @@ The official benchmark asks the OV-label question on every dataset, extracts emo
 and scores them per dataset (DESIGN.md §5). Generations are cached as JSONL per model files and dataset, keyed
 by sample name + a hash of the sample's content + a hash of the run's settings, so a crashed run resumes where
 it stopped, a finished run is never repeated and a changed clip, subtitle or model file is generated anew.
-A sample that cannot be decoded or generated is recorded and reported; the run goes on. The report is Table-2-style: Markdown, CSV,
-JSON and a bar chart."""
+A sample that cannot be decoded or generated is recorded and reported; the run goes on. The report (Markdown,
+CSV, JSON, figures, per-sample predictions) is affectgpt/bench_report.py."""
 
 from __future__ import annotations
 
@@ -40,8 +40,6 @@ __all__ = [
     "read_outputs",
     "score_outputs",
     "select_datasets",
-    "table_text",
-    "write_report",
 ]
 
 BASIC = tuple(d for d, t in DATASET_TASKS.items() if t == "basic")
@@ -55,7 +53,6 @@ TASKS: dict[str, tuple[str, ...]] = {
     **{d: (t,) for d, t in DATASET_TASKS.items()},
     SYNTH: ("basic", "sentiment", "fine_grained"),
 }
-PAPER_TABLE2_MEAN = 74.77
 SPLIT = "test"
 TASK = "ovlabel"
 
@@ -523,6 +520,8 @@ def read_outputs(path: str | os.PathLike, datasets: list[str]) -> dict[str, dict
         files.append((None, path))
     else:
         for file in sorted(path.rglob("*.jsonl")):
+            if file.name == "predictions.jsonl" and file.parent == path:
+                continue  # the report's per-sample file beside results.json, not generations
             stem = file.name.split(".")[0]
             files.append((stem if stem in DATASETS else None, file))
     if not files:
@@ -607,18 +606,22 @@ def score_outputs(
     extractor,
     wheel_dir: str | os.PathLike,
     failures: dict[str, str] | None = None,
+    extracted: tuple[list[list[str]], list[str]] | None = None,
+    tables=None,
 ) -> dict[str, Any]:
     """Extract labels from the outputs and score them with the dataset's metric families.
 
     Samples without an output count as empty answers (nothing predicted, so the score keeps every sample in
     its denominator): those that failed (`failures`, name -> error) are reported as `failed` with their
-    errors, the others as `missing`."""
+    errors, the others as `missing`. `extracted` = (words, sentiments) per row replaces the extractor (the
+    official output files' own extraction); with the wheel `tables`, the result also holds `samples`, one
+    record per row for the report (`bench_report.sample_records`)."""
     from metrics.mer_unibench.tasks import score_dataset
 
     failures = {n: e for n, e in (failures or {}).items() if n not in outputs}
     missing = [r["name"] for r in rows if r["name"] not in outputs and r["name"] not in failures]
     texts = [outputs.get(r["name"], "") for r in rows]
-    words, sentiments = extractor(texts)
+    words, sentiments = extracted if extracted is not None else extractor(texts)
     metrics: dict[str, float] = {}
     for family in TASKS[dataset]:
         if family == "basic":
@@ -629,7 +632,7 @@ def score_outputs(
             refs, preds = [r["emotions"] for r in rows], words
         metrics.update(score_dataset(family, preds, refs, wheel_dir=wheel_dir))
     primary = PRIMARY_METRIC[TASKS[dataset][0]]
-    return {
+    result = {
         "dataset": dataset,
         "primary_metric": primary,
         "primary": metrics[primary],
@@ -639,137 +642,11 @@ def score_outputs(
         "failed": len(failures),
         "failures": [{"name": n, "error": e} for n, e in sorted(failures.items())],
     }
+    if tables is not None:
+        from affectgpt.bench_report import sample_records
 
-
-def _pct(value: float | None) -> str:
-    return "n/a" if value is None or value != value else f"{100 * value:.2f}"
-
-
-def _no_nan(value: Any) -> Any:
-    if isinstance(value, float) and value != value:
-        return None
-    if isinstance(value, dict):
-        return {k: _no_nan(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_no_nan(v) for v in value]
-    return value
-
-
-def summarize(results: list[dict[str, Any]]) -> dict[str, Any]:
-    """The mean of the primary metrics (NaN-free ones), as in Table 2's last column."""
-    values = [r["primary"] for r in results if r["primary"] == r["primary"]]
-    unibench = [r for r in results if r["dataset"] in TABLE2_ORDER]
-    return {
-        "mean": sum(values) / len(values) if values else None,
-        "n_datasets": len(values),
-        # Only comparable with the paper's mean when all nine UniBench sets were scored.
-        "complete_unibench": len(unibench) == len(TABLE2_ORDER),
-    }
-
-
-def write_report(
-    out_dir: str | os.PathLike, results: list[dict[str, Any]], protocol: dict[str, Any]
-) -> list[Path]:
-    """results.json / results.csv / results.md / results.png in `out_dir`; returns the paths written."""
-    import csv
-
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    summary = summarize(results)
-    payload = {"protocol": protocol, "datasets": results, "summary": summary}
-    # Strict JSON: a NaN score (the official 0/0 cases) is written as null.
-    (out / "results.json").write_text(
-        json.dumps(_no_nan(payload), indent=2, default=str, allow_nan=False) + "\n"
-    )
-
-    metric_names = sorted({m for r in results for m in r["metrics"]})
-    with (out / "results.csv").open("w", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(
-            ["dataset", "primary_metric", "primary", *metric_names, "n", "missing", "failed", "paper"]
+        family = TASKS[dataset][0]
+        result["samples"] = sample_records(
+            dataset, family, rows, outputs, words, sentiments, failures, tables
         )
-        for r in results:
-            row = [
-                r["dataset"],
-                r["primary_metric"],
-                r["primary"],
-                *(r["metrics"].get(m, "") for m in metric_names),
-            ]
-            failed = r.get("failed", 0)
-            writer.writerow([*row, r["n"], r["missing"], failed, PAPER_TABLE2.get(r["dataset"], "")])
-        writer.writerow(
-            ["mean", "primary", summary["mean"], *[""] * len(metric_names), "", "", "", PAPER_TABLE2_MEAN]
-        )
-
-    (out / "results.md").write_text(_markdown(results, protocol))
-    _bar_chart(out / "results.png", results, summary)
-    return [out / f"results.{ext}" for ext in ("md", "csv", "json", "png")]
-
-
-def table_text(results: list[dict[str, Any]]) -> str:
-    """The Markdown results table (percent), printed by the CLI and embedded in results.md."""
-    summary = summarize(results)
-    lines = [
-        "| dataset | metric | score | secondary | n | missing | failed | paper |",
-        "|---|---|---:|---|---:|---:|---:|---:|",
-    ]
-    for r in results:
-        secondary = ", ".join(f"{k} {_pct(v)}" for k, v in r["metrics"].items() if k != r["primary_metric"])
-        paper = PAPER_TABLE2.get(r["dataset"])
-        lines.append(
-            f"| {r['dataset']} | {r['primary_metric']} | {_pct(r['primary'])} | {secondary} | {r['n']} "
-            f"| {r['missing']} | {r.get('failed', 0)} | {'' if paper is None else f'{paper:.2f}'} |"
-        )
-    paper_mean = f"{PAPER_TABLE2_MEAN:.2f}" if summary["complete_unibench"] else ""
-    lines.append(
-        f"| **mean** ({summary['n_datasets']} dataset{'s' if summary['n_datasets'] != 1 else ''}) | primary | **{_pct(summary['mean'])}** | | | | | {paper_mean} |"
-    )
-    return "\n".join(lines)
-
-
-def _markdown(results: list[dict[str, Any]], protocol: dict[str, Any]) -> str:
-    lines = [
-        "# MER-UniBench results",
-        "",
-        "Values in percent. Primary metric per dataset: HIT rate (basic emotions), weighted F1 (sentiment), "
-        "EW F-score (fine-grained); the mean is over the primary metrics. `paper` = AffectGPT audio+face+text, "
-        "paper Table 2 (best checkpoint per dataset, LLM extractor): a different protocol, for orientation only.",
-        "",
-        table_text(results),
-        "",
-    ]
-    failures = [(r["dataset"], f) for r in results for f in r.get("failures", [])]
-    if failures:
-        lines += ["## Failed samples (scored as empty answers)", ""]
-        lines += [f"- {dataset} `{f['name']}`: {f['error']}" for dataset, f in failures]
-        lines.append("")
-    lines += [
-        "## Protocol",
-        "",
-        "```json",
-        json.dumps(protocol, indent=2, default=str),
-        "```",
-        "",
-    ]
-    return "\n".join(lines)
-
-
-def _bar_chart(path: Path, results: list[dict[str, Any]], summary: dict[str, Any]) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")  # files only; never needs a display
-    import matplotlib.pyplot as plt
-
-    labels = [r["dataset"] for r in results] + ["mean"]
-    values = [100 * r["primary"] if r["primary"] == r["primary"] else 0.0 for r in results]
-    values.append(100 * summary["mean"] if summary["mean"] is not None else 0.0)
-    fig, ax = plt.subplots(figsize=(max(5.0, 0.8 * len(labels) + 2), 3.6), dpi=100)
-    bars = ax.bar(labels, values, color=["#4C72B0"] * len(results) + ["#DD8452"])
-    ax.bar_label(bars, fmt="%.1f", fontsize=8)
-    ax.set_ylabel("primary metric (%)")
-    ax.set_ylim(0, 105)
-    ax.set_title("MER-UniBench")
-    ax.tick_params(axis="x", rotation=30)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    return result

@@ -91,14 +91,23 @@ def load_split(data_dir: str | os.PathLike, config: str | None, split: str, stre
     `configs:` picks the parquet files). Media stay undecoded; use `resolve_media` with `data_root=data_dir`."""
     from datasets import load_dataset
 
-    from dataset_scripts.writer import FRESH_LOCAL_LOAD
+    from dataset_scripts.card import split_patterns
+    from dataset_scripts.writer import local_load_kwargs
 
     data_dir = os.fspath(data_dir)
-    # A local folder is re-read on every load (not a stale cache of a same-named folder); streaming reads the
-    # files directly anyway.
-    fresh = FRESH_LOCAL_LOAD if os.path.isdir(data_dir) and not streaming else {}
+    kwargs = {}
+    if os.path.isdir(data_dir):
+        # Only the wanted split's files: `load_dataset(DIR, CONFIG, split=...)` alone prepares every split of
+        # the config (a whole train split read to score a test split).
+        card = os.path.join(data_dir, "README.md")
+        text = open(card, encoding="utf-8").read() if os.path.isfile(card) else ""
+        patterns = split_patterns(text, config, split) if config else None
+        if patterns:
+            kwargs["data_files"] = {split: patterns}
+        if not streaming:  # a local folder must not load a stale cache of a same-named folder
+            kwargs.update(local_load_kwargs(data_dir))
     try:
-        return load_dataset(data_dir, config, split=split, streaming=streaming, **fresh)
+        return load_dataset(data_dir, config, split=split, streaming=streaming, **kwargs)
     except FileNotFoundError as err:
         raise FileNotFoundError(
             f"no dataset at {data_dir!r} (config {config!r}, split {split!r}): {err}"

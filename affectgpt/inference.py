@@ -2,8 +2,10 @@
 
 One object shared by `affectgpt describe`, `affectgpt bench` and the Space (contract: docs/ARCHITECTURE.md,
 "Inference pipeline"). Generation is batched with left padding, greedy by default; `decoding="official"` is the
-official sampling (T=1.0, top-p 0.9, <=1200 new tokens), seeded here (the official code is not). The answer is
-cut at the first "###", the official turn separator."""
+official sampling (T=1.0, top-p 0.9, <=1200 new tokens), seeded here (the official code is not). Stopping and
+answer cleaning are the official ones: the model's generation config stops on the single-token stop words
+(eos `<|im_end|>`, "###"), `_StopOnIdSequences` on the two-token ones, and the processor's `batch_decode` cuts the
+answer as the official post-processing does."""
 
 from __future__ import annotations
 
@@ -19,33 +21,33 @@ from typing import Any
 import torch
 from transformers import StoppingCriteria, StoppingCriteriaList
 
+from affectgpt import EMBEDDED_MODEL_DIR
 from affectgpt.errors import CLIError
 from affectgpt.remote_code import TRUST_REMOTE_CODE_ENV, hub_code_refs, trust_remote_code_from_env
+from modeling_affectgpt import OFFICIAL_GENERATION_KWARGS
+from processing.prompts import STOP_STRING, stop_words_ids
 
 __all__ = [
     "DECODING",
     "DEFAULT_MODEL_DIR",
-    "STOP_STRING",
     "TASKS",
     "AffectGPTPipeline",
     "ClipEncoder",
     "ClipResult",
     "PipelineError",
-    "cut_answer",
     "find_wheel_dir",
     "load_extractor",
     "normalize_clip",
 ]
 
 PACKAGE_DIR = Path(__file__).resolve().parent
-DEFAULT_MODEL_DIR = PACKAGE_DIR / "embedded" / "affectgpt-tiny-synth"
-STOP_STRING = "###"
+DEFAULT_MODEL_DIR = Path(EMBEDDED_MODEL_DIR)
 TASKS = ("description", "ovlabel")
 
 # Generation settings per decoding name. "official" = the official inference code's sampling settings.
 DECODING: dict[str, dict[str, Any]] = {
-    "greedy": {"do_sample": False, "max_new_tokens": 1200},
-    "official": {"do_sample": True, "temperature": 1.0, "top_p": 0.9, "max_new_tokens": 1200},
+    "greedy": {"do_sample": False, "max_new_tokens": OFFICIAL_GENERATION_KWARGS["max_new_tokens"]},
+    "official": dict(OFFICIAL_GENERATION_KWARGS),
 }
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
@@ -68,11 +70,6 @@ class ClipResult:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def cut_answer(text: str) -> str:
-    """The answer up to the first "###" (the model ends its turn with "###" before eos), stripped."""
-    return text.split(STOP_STRING, 1)[0].strip()
 
 
 def normalize_clip(clip: str | os.PathLike | dict) -> dict[str, Any]:
@@ -134,41 +131,46 @@ class ClipEncoder:
         return [c["name"] for c in clips], inputs
 
 
-class _StopOnString(StoppingCriteria):
-    """Per-row stop once the generated text contains "###". Only the last few tokens are decoded per step
-    (cheap), which is enough because a row is finished the first time the string appears."""
+class _StopOnIdSequences(StoppingCriteria):
+    """Per row: stop once the generated ids end with one of `sequences` (the official two-token stop words;
+    the single-token ones are eos ids in the generation config). Written here because transformers'
+    `StopStringCriteria` matches every spelling of "###" (also " ###", on which the official code goes on) and
+    takes ~1.5 s to build for the 151k-token vocabulary at every `generate` call."""
 
-    def __init__(self, tokenizer, prompt_length: int, stop: str = STOP_STRING, window: int = 6):
-        self.tokenizer, self.prompt_length, self.stop, self.window = tokenizer, prompt_length, stop, window
+    def __init__(self, sequences: Sequence[Sequence[int]], prompt_length: int):
+        self.sequences = [torch.tensor(seq, dtype=torch.long) for seq in sequences]
+        self.prompt_length = prompt_length
 
     def __call__(self, input_ids: torch.LongTensor, scores, **kwargs) -> torch.BoolTensor:
-        start = max(self.prompt_length, input_ids.shape[1] - self.window)
-        tails = self.tokenizer.batch_decode(input_ids[:, start:], skip_special_tokens=True)
-        return torch.tensor([self.stop in t for t in tails], device=input_ids.device, dtype=torch.bool)
+        done = torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
+        for seq in self.sequences:
+            if input_ids.shape[1] - self.prompt_length >= len(seq):
+                done |= (input_ids[:, -len(seq) :] == seq.to(input_ids.device)).all(dim=1)
+        return done
 
 
 def find_wheel_dir(wheel_dir: str | os.PathLike | None = None) -> tuple[Path | None, str | None]:
-    """Where the official emotion-wheel files are: argument, env MER_UNIBENCH_WHEEL_DIR, ../shared beside the
-    repository, the HF cache, or the metric's checksummed download (all sha256-verified by the metric).
-    Returns (dir, None) or (None, why-not) -- a missing file set is a message for the user, not a crash."""
+    """The wheel source to score with: `wheel_dir`, else env MER_UNIBENCH_WHEEL_DIR (a folder with the official
+    files or a table .json; checked by the metric) -> (path, None); neither -> (None, None), the metric's bundled
+    table; an unusable source -> (None, why-not): a message for the user, not a crash."""
     try:
-        from metrics.mer_unibench.sources import ENV_VAR, resolve_wheel_dir
+        from metrics.mer_unibench import ENV_VAR, load_wheels
     except ImportError as err:
         return None, f"the MER-UniBench metric package is not importable ({err})"
     explicit = wheel_dir or os.environ.get(ENV_VAR, "").strip() or None
-    beside_repo = PACKAGE_DIR.parent.parent / "shared" / "mer_unibench" / "emotion_wheel"
-    if explicit is None and (beside_repo / "format.csv").is_file():
-        explicit = beside_repo
+    if explicit is None:
+        return None, None
     try:
-        return resolve_wheel_dir(explicit), None
+        load_wheels(explicit)
     except (OSError, ValueError) as err:
-        return None, f"emotion words need the official MER-UniBench emotion-wheel files: {err}"
+        return None, f"emotion words need a usable emotion-wheel source: {err}"
+    return Path(explicit).expanduser().resolve(), None
 
 
 def load_extractor(wheel_dir: str | os.PathLike | None = None):
-    """(LexiconExtractor, None) or (None, why-not); never raises for missing wheel files."""
+    """(LexiconExtractor, None) or (None, why-not); never raises for an unusable wheel source."""
     found, why = find_wheel_dir(wheel_dir)
-    if found is None:
+    if why is not None:
         return None, why
     try:
         from metrics.extraction.lexicon import LexiconExtractor
@@ -325,20 +327,16 @@ class AffectGPTPipeline:
         if not kwargs["do_sample"]:
             # The model's generation_config may carry sampling defaults; greedy must not warn about them.
             kwargs.update(temperature=None, top_p=None, top_k=None)
-        config = getattr(self.model, "generation_config", None)
-        kwargs.update(
-            # Keep the model's own eos list (it may stop on "###" too); fall back to the tokenizer's.
-            pad_token_id=getattr(config, "pad_token_id", None) or self.tokenizer.pad_token_id,
-            eos_token_id=getattr(config, "eos_token_id", None) or self.tokenizer.eos_token_id,
-            stopping_criteria=StoppingCriteriaList([_StopOnString(self.tokenizer, prompt_length)]),
-        )
+        # eos/pad come from the model's generation config (the official single-token stop words, pad = eos).
+        pairs = [seq for seq in stop_words_ids(self.tokenizer) if len(seq) > 1]
+        kwargs["stopping_criteria"] = StoppingCriteriaList([_StopOnIdSequences(pairs, prompt_length)])
         return kwargs
 
     @torch.inference_mode()
     def generate(
         self, inputs, decoding: str = "greedy", max_new_tokens: int | None = None, seed: int = 0
     ) -> list[str]:
-        """Generate for one encoded batch; returns the answers cut at "###"."""
+        """Generate for one encoded batch; returns the answers, cleaned as the official post-processing."""
         inputs = inputs.to(self.device)
         floats = {
             k: v.to(self.dtype) for k, v in inputs.items() if torch.is_tensor(v) and v.is_floating_point()
@@ -349,8 +347,7 @@ class AffectGPTPipeline:
         if kwargs["do_sample"]:
             torch.manual_seed(seed)  # the official code is unseeded; we make sampled runs repeatable
         out = self.model.generate(**inputs, **kwargs)
-        texts = self.tokenizer.batch_decode(out[:, prompt_length:], skip_special_tokens=True)
-        return [cut_answer(t) for t in texts]
+        return self.processor.batch_decode(out[:, prompt_length:])
 
     def extract(self, texts: Iterable[str]) -> tuple[list[list[str] | None], list[str | None]]:
         texts = list(texts)
@@ -442,7 +439,7 @@ class AffectGPTPipeline:
             for piece in streamer:
                 text += piece
                 if STOP_STRING in text:
-                    yield cut_answer(text)
+                    yield self.processor.post_process(text)
                     break
                 yield text.lstrip()
         except Empty as err:

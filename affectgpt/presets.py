@@ -14,6 +14,7 @@ from typing import Any
 from modeling_affectgpt import FUSION_MODULES
 
 __all__ = [
+    "BOS_TOKEN_ID",
     "EOS_TOKEN_ID",
     "HASHES_TOKEN_ID",
     "LORA_TARGET_MODULES",
@@ -27,16 +28,14 @@ __all__ = [
     "set_generation_defaults",
 ]
 
-# Token ids fixed by docs/ARCHITECTURE.md (real Qwen2.5 tokenizer + five placeholder tokens).
+from processing.tokenizer_qwen import BOS_TOKEN_ID, EOS_TOKEN_ID, NUM_BPE_TOKENS, PLACEHOLDER_TOKENS
+
+# Token ids fixed by docs/ARCHITECTURE.md (real Qwen2.5 tokenizer + five placeholder tokens, official order).
 VOCAB_SIZE = 151670
-EOS_TOKEN_ID = 151643  # <|endoftext|>: eos = pad, as the official code
 HASHES_TOKEN_ID = 14374  # "###" in the Qwen2.5 BPE (one token): the official turn separator, also a stop id
+_FIRST_PLACEHOLDER_ID = NUM_BPE_TOKENS + 22  # after Qwen2.5's 22 special tokens
 TOKEN_IDS = {
-    "image_token_id": 151665,
-    "frame_token_id": 151666,
-    "face_token_id": 151667,
-    "audio_token_id": 151668,
-    "multi_token_id": 151669,
+    f"{token[1:-5].lower()}_token_id": _FIRST_PLACEHOLDER_ID + i for i, token in enumerate(PLACEHOLDER_TOKENS)
 }
 
 _TINY: dict[str, Any] = {
@@ -73,7 +72,7 @@ _TINY: dict[str, Any] = {
         "num_key_value_heads": 2,
         "max_position_embeddings": 2048,
         "tie_word_embeddings": True,
-        "bos_token_id": EOS_TOKEN_ID,
+        "bos_token_id": BOS_TOKEN_ID,
         "eos_token_id": EOS_TOKEN_ID,
         "pad_token_id": EOS_TOKEN_ID,
     },
@@ -82,7 +81,7 @@ _TINY: dict[str, Any] = {
     "qformer_num_heads": 2,
 }
 
-# The official sub-configs are AffectGPTConfig's defaults; only the pad id is added (eos = pad).
+# The official sub-configs are AffectGPTConfig's defaults; only the pad id is set (pad = eos = <|im_end|>).
 _OFFICIAL: dict[str, Any] = {}
 
 PRESETS: dict[str, dict[str, Any]] = {"tiny": _TINY, "official": _OFFICIAL}
@@ -126,21 +125,25 @@ def build_config(preset: str = "tiny", **overrides: Any):
 
 
 def generation_defaults(tokenizer=None, config=None):
-    """Greedy decoding that stops at eos or at "###" (the official turn separator); pad = eos; no bos.
+    """Greedy decoding with the official stop and pad settings: the single-token official stop words
+    (`<|im_end|>` 151645 and "###" 14374) are the eos ids, pad = `<|im_end|>`, no bos.
 
-    The id of "###" comes from `tokenizer` when given, else it is the Qwen2.5 id (`HASHES_TOKEN_ID`).
+    The official two-token stop words ("##" "#", "#" "##") cannot be eos ids; `stop_strings` could hold them
+    but then every `generate` call needs `tokenizer=`, so the inference pipeline adds them as a stopping
+    criterion (`processing.prompts.stop_words_ids`). Ids come from `tokenizer` when given, else the Qwen2.5 ids.
     Updates `config` (a GenerationConfig) in place when given, else returns a new one.
     """
     from transformers import GenerationConfig
 
+    from processing.prompts import stop_words_ids
+
     config = config if config is not None else GenerationConfig()
-    stop_ids = [HASHES_TOKEN_ID] if tokenizer is None else tokenizer.encode("###", add_special_tokens=False)
-    if len(stop_ids) != 1:
-        # A multi-token "###" cannot be an eos id; stop strings need the tokenizer at generate time.
-        config.stop_strings = ["###"]
-        stop_ids = []
-    config.eos_token_id = [EOS_TOKEN_ID, *stop_ids]
-    config.pad_token_id = EOS_TOKEN_ID
+    if tokenizer is None:
+        eos_ids, pad_id = [EOS_TOKEN_ID, HASHES_TOKEN_ID], EOS_TOKEN_ID
+    else:
+        eos_ids, pad_id = [w[0] for w in stop_words_ids(tokenizer) if len(w) == 1], tokenizer.pad_token_id
+    config.eos_token_id = eos_ids
+    config.pad_token_id = pad_id
     config.bos_token_id = None  # inference prepends no bos
     config.do_sample = False
     return config

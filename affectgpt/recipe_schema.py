@@ -1,7 +1,8 @@
 """The recipe's types and ranges, checked before anything is loaded (docs/TRAINING.md, "Recipes").
 
 The model, data, collator and export sections are `huggingface_hub` strict dataclasses (type and range per
-field); the training section is checked against `trl.SFTConfig`'s own field annotations. So a YAML slip
+field); the training section is checked against `trl.SFTConfig`'s own field annotations (`trl.GRPOConfig`'s
+for `method: grpo`). So a YAML slip
 (`lora: maybe`, a batch size of "8", `max_samples: 0`) is one line naming the field, not a traceback after
 the model has loaded, nor a silently different run. Defaults stay in `affectgpt.train.DEFAULT_RECIPE`: these
 classes have none, every field comes from the merged recipe."""
@@ -96,6 +97,7 @@ class CollatorSection:
     ovlabel_ratio: float = _checked(_in_unit_interval)
     tasks: list[str] = _checked(_tasks)
     subtitle_dropout: float = _checked(_in_unit_interval)
+    target_format: Literal["official", "think_answer"]
 
 
 @strict
@@ -105,7 +107,31 @@ class ExportSection:
     dir: str | None
 
 
-SECTIONS = {"model": ModelSection, "data": DataSection, "collator": CollatorSection, "export": ExportSection}
+def _weights(value):
+    bad = {k: v for k, v in value.items() if isinstance(v, bool) or not isinstance(v, (int, float))}
+    if not value or bad:
+        raise ValueError(f"must map reward names to numbers, got {value!r}")
+
+
+@strict
+@dataclass
+class GRPOSection:  # read only with `method: grpo` (affectgpt.grpo); reward names are checked there
+    task: Literal["ovlabel", "description"]
+    reward_weights: dict[str, Any] = _checked(_weights)
+    max_words: int = _checked(_at_least(1))
+    level: Literal["level1", "level2"]
+    extractor: str
+    wheel_dir: str | None
+    label_column: str
+
+
+SECTIONS = {
+    "model": ModelSection,
+    "data": DataSection,
+    "collator": CollatorSection,
+    "grpo": GRPOSection,
+    "export": ExportSection,
+}
 
 # Ranges of the TrainingArguments fields a recipe usually sets (their types come from SFTConfig itself).
 TRAINING_RANGES = {
@@ -170,11 +196,12 @@ def _one_line(section: str, name: str, err: Exception, annotation, value) -> str
     return f"{section}.{name}: {re.sub(r'^ValueError: ', '', last)}"
 
 
-def _check_training(training: dict) -> dict:
-    from trl import SFTConfig
+def _check_training(training: dict, method: str = "sft") -> dict:
+    from trl import GRPOConfig, SFTConfig
 
-    fields = {f.name: f for f in dataclasses.fields(SFTConfig) if f.init}
-    hints = typing.get_type_hints(SFTConfig)
+    config_cls = GRPOConfig if method == "grpo" else SFTConfig
+    fields = {f.name: f for f in dataclasses.fields(config_cls) if f.init}
+    hints = typing.get_type_hints(config_cls)
     checked = {}
     for name, value in training.items():
         if name not in fields:
@@ -182,7 +209,9 @@ def _check_training(training: dict) -> dict:
 
             close = difflib.get_close_matches(name, fields, 1, 0.75)
             hint = f" (did you mean {close[0]}?)" if close else ""
-            raise RecipeSchemaError(f"training.{name}: not an SFTConfig / TrainingArguments field{hint}")
+            raise RecipeSchemaError(
+                f"training.{name}: not a {config_cls.__name__} / TrainingArguments field{hint}"
+            )
         annotation = hints.get(name, fields[name].type)
         number = _coerce(value, annotation)
         try:
@@ -198,7 +227,10 @@ def _check_training(training: dict) -> dict:
 def check_recipe(recipe: dict) -> dict:
     """`recipe` (all sections merged with the defaults) with every field type- and range-checked; ints and
     numbers-as-text in float fields become floats. Raises `RecipeSchemaError` naming the first bad field."""
-    out = {"training": _check_training(recipe["training"])}
+    out = {
+        "training": _check_training(recipe["training"], recipe.get("method", "sft")),
+        "method": recipe.get("method", "sft"),
+    }
     for section, cls in SECTIONS.items():
         values = dict(recipe[section])
         numbers = {name: _coerce(value, cls.__annotations__.get(name, Any)) for name, value in values.items()}

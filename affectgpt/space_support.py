@@ -2,7 +2,8 @@
 
 - `probe_video`: checks an upload (size, duration, decodable, audio track) before any GPU time is spent.
 - `word_sectors`: emotion words -> level-1 sectors of the official emotion wheels, via `metrics`.
-- `example_clips`: the bundled synthetic clips, or a couple generated on the fly.
+- `example_clips`: the bundled synthetic clips with their truth labels, or a few generated on the fly.
+- `model_summary`: the loaded model's name, size and parts, for the page header.
 
 Everything here degrades instead of failing: a Space without the wheel files still describes clips.
 """
@@ -16,13 +17,17 @@ import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 __all__ = [
+    "ExampleClip",
     "MediaError",
     "VideoInfo",
     "example_clips",
+    "model_summary",
     "probe_video",
     "sector_polarity",
+    "wheel_count",
     "word_sectors",
 ]
 
@@ -111,16 +116,23 @@ def sector_polarity(sector: str | None) -> str:
     return "other"
 
 
+def wheel_count() -> int:
+    """How many emotion wheels the metric has (5)."""
+    from metrics.mer_unibench.wheel import NUM_WHEELS
+
+    return NUM_WHEELS
+
+
 def _sectors_of(words: list[str], wheel_dir) -> dict[str, dict[int, str | None]]:
     """word -> {wheel: level-1 sector or None}; the mapping itself is the metric's (DESIGN §5, G_w)."""
     from metrics.mer_unibench import load_wheels
     from metrics.mer_unibench.wheel import NUM_WHEELS
 
-    if wheel_dir is None:  # same search as the pipeline's extractor: env, ../shared, cache, download
+    if wheel_dir is None:  # same choice as the pipeline's extractor: env var, else the bundled table
         from affectgpt.inference import find_wheel_dir
 
         wheel_dir, why = find_wheel_dir()
-        if wheel_dir is None:
+        if why is not None:
             raise FileNotFoundError(why)
     tables = load_wheels(wheel_dir)
     return {w: {k: tables.map_word(w, k) or None for k in range(1, NUM_WHEELS + 1)} for w in words}
@@ -150,39 +162,87 @@ def word_sectors(words: list[str], wheel_dir=None) -> tuple[list[dict], str | No
 
 _EXAMPLE_SEED = 20250126
 _TMP_LOCK = threading.Lock()
-_GENERATED: list[Path] | None = None
+_GENERATED: list[ExampleClip] | None = None
 
 
-def _generate_clips(n: int) -> list[tuple[Path, str]]:
-    """A few synthetic clips (mp4, subtitle) in a private temp dir removed at exit, when none are bundled.
-    A seed of their own keeps them out of any corpus the default model was trained on."""
+class ExampleClip(NamedTuple):
+    video: Path
+    subtitle: str
+    truth: str  # the emotion the synthetic clip was generated with, per cue when known
+
+
+def _generate_clips(n: int) -> list[ExampleClip]:
+    """A few synthetic clips in a private temp dir removed at exit, when none are bundled. A seed of their own
+    keeps them out of any corpus the default model was trained on."""
     from dataset_scripts.synth_mer import plan_clips, synth_clip, write_clip_media
 
     out = Path(tempfile.mkdtemp(prefix="affectgpt-space-examples-"))
     atexit.register(shutil.rmtree, out, True)
     wanted = ("happy", "sad", "surprise", "angry", "worried")[:n]
     specs = {spec.emotion: spec for spec in reversed(plan_clips(24, seed=_EXAMPLE_SEED))}
-    paths = []
+    clips = []
     for emotion in wanted:
         clip = synth_clip(specs[emotion], seed=_EXAMPLE_SEED)
         path = out / f"synthetic_{emotion}.mp4"
         write_clip_media(clip, video_path=path)
-        paths.append((path, clip.subtitle))
-    return paths
+        clips.append(ExampleClip(path, clip.subtitle, emotion))
+    return clips
 
 
-def example_clips(limit: int = 3) -> list[tuple[Path, str]]:
-    """(clip, subtitle) pairs: the bundled clips (`affectgpt/embedded/clips/clips.json`), else up to `limit`
-    generated ones, else none."""
+def example_clips(limit: int | None = None) -> list[ExampleClip]:
+    """The bundled clips (`affectgpt/embedded/clips/clips.json`, all of them unless `limit`), else up to
+    `limit` (default 4) generated ones, else none."""
     index = _EMBEDDED_CLIPS / "clips.json"
     if index.is_file():
         bundled = json.loads(index.read_text(encoding="utf-8"))
-        return [(_EMBEDDED_CLIPS / c["video"], c.get("subtitle") or "") for c in bundled[:limit]]
+        return [
+            ExampleClip(_EMBEDDED_CLIPS / c["video"], c.get("subtitle") or "", c.get("truth") or "unknown")
+            for c in bundled[:limit]
+        ]
     global _GENERATED
     with _TMP_LOCK:
         if _GENERATED is None:
             try:
-                _GENERATED = _generate_clips(limit)
+                _GENERATED = _generate_clips(limit or 4)
             except (ImportError, AttributeError, KeyError, OSError, ValueError):
                 _GENERATED = []  # the generator is optional for the Space: no examples rather than no app
         return list(_GENERATED[:limit])
+
+
+# --- the loaded model -------------------------------------------------------------------------------------
+
+
+def _size(count: int) -> str:
+    if count >= 10**9:
+        return f"{count / 1e9:.2f} B"
+    return f"{count / 1e6:.1f} M"
+
+
+def _part(config, layers_key: str = "num_hidden_layers") -> str | None:
+    if config is None:
+        return None
+    kind = getattr(config, "model_type", None) or type(config).__name__
+    hidden, layers = getattr(config, "hidden_size", None), getattr(config, layers_key, None)
+    return f"{kind} (hidden {hidden}, {layers} layers)" if hidden and layers else kind
+
+
+def model_summary(pipeline=None, source: str | None = None) -> str:
+    """One Markdown line: which model answers, its parameter count and its three towers. Without a loaded
+    model (it loads on the first request) only the name is known."""
+    from affectgpt.inference import DEFAULT_MODEL_DIR
+
+    source = str(getattr(pipeline, "source", None) or source or DEFAULT_MODEL_DIR)
+    name = Path(source).name if Path(source).exists() else source
+    if Path(source).resolve() == DEFAULT_MODEL_DIR.resolve():
+        name = f"{name} (the embedded demo model, trained on synthetic clips only)"
+    model = getattr(pipeline, "model", None)
+    if model is None or not hasattr(model, "parameters"):
+        return f"**Model:** {name}, loaded on the first request."
+    params = sum(p.numel() for p in model.parameters())
+    config = getattr(model, "config", None)
+    parts = [
+        f"{label}: {text}"
+        for label, sub in (("vision", "vision_config"), ("audio", "audio_config"), ("LLM", "text_config"))
+        if (text := _part(getattr(config, sub, None)))
+    ]
+    return f"**Model:** {name} · {_size(params)} parameters" + "".join(f" · {p}" for p in parts)

@@ -25,6 +25,8 @@ from typing import Any
 
 import yaml
 
+from affectgpt.grpo.recipe import GRPO_DEFAULTS
+
 __all__ = [
     "DEFAULT_RECIPE",
     "RecipeError",
@@ -76,14 +78,18 @@ DEFAULT_RECIPE: dict[str, dict[str, Any]] = {
         "ovlabel_ratio": 0.5,
         "tasks": ["description", "ovlabel"],
         "subtitle_dropout": 0.0,  # official: never; see AffectGPTTrainingCollator
+        "target_format": "official",  # or "think_answer": the GRPO cold start's <think>/<answer> targets
     },
     "training": {"output_dir": "runs/affectgpt"},
+    "grpo": GRPO_DEFAULTS,  # read only with `method: grpo` (affectgpt.grpo)
     "export": {
         "mode": "merged",
         "dir": None,
     },  # mode: merged | adapter | none; dir default <output_dir>/final
 }
 _EXPORT_MODES = ("merged", "adapter", "none")
+# Top-level `method:` (a scalar, not a section): which trainer runs the recipe.
+METHODS = ("sft", "grpo")
 
 
 # ------------------------------------------------------------------------------------------------ recipe
@@ -141,6 +147,9 @@ def load_recipe(recipe: str | os.PathLike | dict, overrides: list[str] | tuple[s
     if not isinstance(raw, dict):
         raise RecipeError("a recipe is a mapping of sections (model, data, collator, training, export)")
     raw = apply_overrides(raw, overrides)
+    method = raw.pop("method", "sft")
+    if method not in METHODS:
+        raise RecipeError(f"method must be one of {METHODS}, got {method!r}")
     unknown = set(raw) - set(DEFAULT_RECIPE)
     if unknown:
         raise RecipeError(f"unknown recipe section(s) {sorted(unknown)}; known: {sorted(DEFAULT_RECIPE)}")
@@ -163,6 +172,7 @@ def load_recipe(recipe: str | os.PathLike | dict, overrides: list[str] | tuple[s
     _check_init_fusion(merged["model"])
     from affectgpt.recipe_schema import RecipeSchemaError, check_recipe
 
+    merged["method"] = method
     try:
         return check_recipe(merged)
     except RecipeSchemaError as err:
@@ -197,6 +207,11 @@ def build_model_and_processor(model_cfg: dict):
         # The project's own classes (not the folder's copied code): training must use this checkout's code.
         model = AffectGPTForConditionalGeneration.from_pretrained(folder)
         processor = AffectGPTProcessor.from_pretrained(folder)
+        from affectgpt.presets import set_generation_defaults
+
+        # The export's stop/pad settings follow the tokenizer it trains with (a folder saved by older code may
+        # carry other ones).
+        set_generation_defaults(model, processor.tokenizer)
         return model, processor
 
     from affectgpt.presets import PRESETS, build_model, processor_for
@@ -322,7 +337,6 @@ def _data_root(data_cfg: dict) -> str | None:
 
 def build_sft_config(training: dict, output_dir: str | None = None):
     """SFTConfig with the settings a custom multimodal collator needs; CPU-only machines get fp32."""
-    import torch
     from trl import SFTConfig
 
     kwargs = dict(training)
@@ -338,23 +352,42 @@ def build_sft_config(training: dict, output_dir: str | None = None):
         if key in kwargs and kwargs[key] != value:
             logger.warning("training.%s=%r ignored: AffectGPT training needs %r", key, kwargs[key], value)
         kwargs[key] = value
-    kwargs.setdefault("report_to", "none")
-    if not torch.cuda.is_available():
-        if kwargs.get("bf16") or kwargs.get("fp16"):
-            logger.warning("no GPU: training in fp32 on CPU (bf16/fp16 switched off)")
-        kwargs.update(use_cpu=True, bf16=False, fp16=False)
+    cpu_fallback(kwargs)
     try:
         return SFTConfig(**kwargs)
     except (TypeError, ValueError) as err:
         raise RecipeError(f"bad training settings: {err}") from err
 
 
-@functools.cache
-def _trainer_classes():
-    """Defined lazily: importing TRL costs seconds and `affectgpt --help` must stay fast."""
+def cpu_fallback(kwargs: dict) -> None:
+    """No GPU: fp32 on CPU (bf16/fp16 off); `report_to` defaults to none. Edits the trainer-config kwargs."""
+    import torch
+
+    kwargs.setdefault("report_to", "none")
+    if not torch.cuda.is_available():
+        if kwargs.get("bf16") or kwargs.get("fp16"):
+            logger.warning("no GPU: training in fp32 on CPU (bf16/fp16 switched off)")
+        kwargs.update(use_cpu=True, bf16=False, fp16=False)
+
+
+def compact_fused_head(device):
+    """TRL's fused head scores only the supervised positions on Triton devices and every position elsewhere (to
+    keep shapes static for compilers). On CPU, with a 151,670-word vocabulary and answers far shorter than the
+    prompts, scoring every position costs most of the step; the compact path is plain torch and gives the same
+    loss. A context manager; a no-op off CPU."""
+    import contextlib
     from unittest import mock
 
     import trl.trainer.utils as trl_utils
+
+    if device.type != "cpu" or not hasattr(trl_utils, "_use_triton"):
+        return contextlib.nullcontext()
+    return mock.patch.object(trl_utils, "_use_triton", lambda device: True)
+
+
+@functools.cache
+def _trainer_classes():
+    """Defined lazily: importing TRL costs seconds and `affectgpt --help` must stay fast."""
     from transformers import TrainerCallback
     from trl import SFTTrainer
 
@@ -376,13 +409,7 @@ def _trainer_classes():
                 self._dropped_samples = getattr(self, "_dropped_samples", 0) + int(
                     self.accelerator.gather_for_metrics(dropped.reshape(1)).sum()
                 )
-            if inputs["input_ids"].device.type != "cpu" or not hasattr(trl_utils, "_use_triton"):
-                return super().compute_loss(model, inputs, *args, **kwargs)
-            # TRL's fused head scores only the supervised positions on Triton devices and every position
-            # elsewhere (to keep shapes static for compilers). On CPU, with a 151,670-word vocabulary and
-            # answers far shorter than the prompts, scoring every position costs most of the step; the compact
-            # path is plain torch and gives the same loss.
-            with mock.patch.object(trl_utils, "_use_triton", lambda device: True):
+            with compact_fused_head(inputs["input_ids"].device):
                 return super().compute_loss(model, inputs, *args, **kwargs)
 
         def log(self, logs: dict[str, float], *args, **kwargs) -> None:
@@ -480,6 +507,7 @@ class TrainResult:
     export_dir: str | None
     dropped_samples: int = 0
     log_history: list[dict] = field(default_factory=list)
+    final_reward: float | None = None  # GRPO: the last logged mean total reward
 
 
 def _resume_arg(resume: str | bool | None, output_dir: str) -> str | None:
@@ -518,9 +546,14 @@ def train(
 ) -> TrainResult:
     """Run a recipe. `resume=True` continues from the latest checkpoint in the output dir, a path from that one."""
     from affectgpt.data import resolve_media
+    from affectgpt.grpo.data import reasoning_target
     from processing import AffectGPTTrainingCollator
 
     recipe = load_recipe(recipe, overrides)
+    if recipe["method"] == "grpo":
+        from affectgpt.grpo import train_grpo
+
+        return train_grpo(recipe, resume=resume, output_dir=output_dir, callbacks=callbacks)
     args = build_sft_config(recipe["training"], output_dir)
     _check_output_dirs(args.output_dir, recipe)
     resume_from = _resume_arg(resume, args.output_dir)
@@ -537,6 +570,7 @@ def train(
         seed=args.seed,
         tasks=tuple(recipe["collator"]["tasks"]),
         resolve_media=functools.partial(resolve_media, data_root=_data_root(recipe["data"])),
+        target_fn=reasoning_target if recipe["collator"]["target_format"] == "think_answer" else None,
     )
     collator = make_collator(return_drop_count=True)
     if resume_from is None and recipe["model"]["init_fusion_from_data"]:

@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 from affectgpt.cli import main as cli_main
 from dataset_scripts.card import render_card
 from dataset_scripts.synth_mer import synth_card
+from dataset_scripts.writer import content_fingerprint
 
 CONFIG = "synth-mer"
 
@@ -57,7 +58,10 @@ def make_variant(data: Path, out: Path, drop: str) -> Path:
     (out / CONFIG).mkdir(parents=True, exist_ok=True)
     pq.write_table(pa.Table.from_pylist(rows, schema=table.schema), out / CONFIG / shard.name)
     # A card of its own: the source's card may also declare a train split, which this copy does not have.
-    (out / "README.md").write_text(render_card(synth_card(), {CONFIG: {"test": len(rows)}}))
+    fingerprints = {CONFIG: content_fingerprint(out / CONFIG)}  # each variant is its own cache entry
+    (out / "README.md").write_text(
+        render_card(synth_card(), {CONFIG: {"test": len(rows)}}, fingerprints=fingerprints)
+    )
     return out
 
 

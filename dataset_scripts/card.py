@@ -5,7 +5,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["CardInfo", "render_card"]
+__all__ = [
+    "FINGERPRINT_PREFIX",
+    "CardInfo",
+    "card_configs",
+    "is_fingerprinted",
+    "render_card",
+    "split_patterns",
+]
+
+FINGERPRINT_PREFIX = "content sha256 "
 
 SCHEMA_DOC = """\
 | column | type | meaning |
@@ -35,9 +44,19 @@ class CardInfo:
     tags: list[str] = field(default_factory=lambda: ["emotion-recognition", "multimodal", "affectgpt"])
 
 
-def render_card(card: CardInfo, counts: dict[str, dict[str, int]], embedded: bool = False) -> str:
+def render_card(
+    card: CardInfo,
+    counts: dict[str, dict[str, int]],
+    embedded: bool = False,
+    fingerprints: dict[str, str] | None = None,
+) -> str:
+    """The README text. `fingerprints` ({config: content hash}) go into each config's `description`: datasets
+    keys its local cache on the folder's name and on the card's configs (hashed with every BuilderConfig field,
+    `description` included), never on the parquet bytes, so without a content hash there a rebuilt folder or
+    another folder of the same name would load stale rows."""
     import yaml
 
+    fingerprints = fingerprints or {}
     meta = {
         "license": card.license,
         "pretty_name": card.title,
@@ -47,6 +66,11 @@ def render_card(card: CardInfo, counts: dict[str, dict[str, int]], embedded: boo
             {
                 "config_name": config,
                 "data_files": [{"split": split, "path": f"{config}/{split}-*.parquet"} for split in splits],
+                **(
+                    {"description": f"content sha256 {fingerprints[config]}"}
+                    if config in fingerprints
+                    else {}
+                ),
             }
             for config, splits in counts.items()
         ],
@@ -86,3 +110,39 @@ Load offline with `datasets.load_dataset("<this folder>", "<config>")`.
 Written by `affectgpt build-dataset`.
 """
     return "---\n" + yaml.safe_dump(meta, sort_keys=False, allow_unicode=True) + "---\n\n" + body
+
+
+def card_configs(card_text: str) -> list[dict]:
+    """The YAML `configs:` entries of a card's front matter ([] when it has none)."""
+    import yaml
+
+    parts = card_text.split("---", 2)
+    try:
+        meta = yaml.safe_load(parts[1]) if len(parts) == 3 and not parts[0].strip() else None
+    except yaml.YAMLError:
+        return []
+    configs = meta.get("configs") if isinstance(meta, dict) else None
+    return [c for c in configs if isinstance(c, dict)] if isinstance(configs, list) else []
+
+
+def is_fingerprinted(card_text: str) -> bool:
+    """Whether every config of a card carries a content fingerprint (a card written by `render_card`)."""
+    configs = card_configs(card_text)
+    return bool(configs) and all(
+        str(c.get("description", "")).startswith(FINGERPRINT_PREFIX) for c in configs
+    )
+
+
+def split_patterns(card_text: str, config: str, split: str) -> list[str] | None:
+    """The data_files patterns of one split of one config, or None when the card does not list them."""
+    for entry in card_configs(card_text):
+        if entry.get("config_name") != config:
+            continue
+        files = entry.get("data_files")
+        if isinstance(files, list):
+            found = [
+                f["path"] for f in files if isinstance(f, dict) and f.get("split") == split and f.get("path")
+            ]
+            patterns = [p for item in found for p in ([item] if isinstance(item, str) else item)]
+            return patterns or None
+    return None

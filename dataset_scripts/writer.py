@@ -7,6 +7,7 @@ into place at the end, so a failed or interrupted build never leaves a half-writ
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import shutil
 import tempfile
@@ -15,15 +16,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .card import CardInfo, render_card
+from .card import CardInfo, is_fingerprinted, render_card
 from .schema import COLUMNS, features
 
 __all__ = [
-    "FRESH_LOCAL_LOAD",
     "BuildReport",
     "DatasetBuildError",
     "MediaProblem",
     "check_media",
+    "content_fingerprint",
+    "local_load_kwargs",
     "push_to_hub",
     "staging",
     "write_configs",
@@ -31,11 +33,9 @@ __all__ = [
 ]
 
 MEDIA_COLUMNS = ("video", "audio")
-# `load_dataset` kwargs for a local folder written here: datasets keys its Arrow cache of a folder whose card
-# declares `configs:` on the folder's name and the card only, not on the parquet files, so a rebuilt folder (or
-# any other folder of the same name) would silently load the old rows, and the split-size check would compare
-# with that stale record. These re-read the files on every load.
-FRESH_LOCAL_LOAD = {"download_mode": "force_redownload", "verification_mode": "no_checks"}
+# For a local folder whose card has no content fingerprint (hand-written, or built before fingerprints): datasets
+# would key its cache on the folder name and card alone and load a stale copy, so the files are re-read.
+_REREAD_LOCAL = {"download_mode": "force_redownload", "verification_mode": "no_checks"}
 MAX_SHARD_BYTES = 512 * 1024 * 1024  # only reached with embedded media
 SUMMARY_NAMES = 5
 
@@ -192,6 +192,28 @@ def _shards(rows: list[dict], root: Path, embed: bool) -> list[list[dict]]:
     return shards
 
 
+def content_fingerprint(config_dir: Path) -> str:
+    """sha256 over the names and bytes of a config's parquet shards: what the card records so that datasets'
+    cache (keyed on the card, see `render_card`) changes whenever the rows do."""
+    digest = hashlib.sha256()
+    for path in sorted(config_dir.glob("*.parquet")):
+        with path.open("rb") as fh:
+            file_digest = hashlib.file_digest(fh, "sha256").digest()
+        digest.update(path.name.encode() + b"\0" + file_digest)
+    return digest.hexdigest()
+
+
+def local_load_kwargs(folder: str | Path) -> dict:
+    """`load_dataset` kwargs that make a local dataset folder load its current rows: none for a card written
+    here (its fingerprints key the cache), a forced re-read for any other card."""
+    card = Path(folder) / "README.md"
+    try:
+        text = card.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return dict(_REREAD_LOCAL)
+    return {} if is_fingerprinted(text) else dict(_REREAD_LOCAL)
+
+
 def write_configs(
     root: str | Path,
     configs: dict[str, dict[str, list[dict]]],
@@ -255,7 +277,10 @@ def write_configs(
                             bar.update(len(batch))
                 report.counts[config][split] = len(kept)
                 bar.update(len(rows) - len(kept))
-    (root / "README.md").write_text(render_card(card, report.counts, embedded=embed_media), encoding="utf-8")
+    fingerprints = {config: content_fingerprint(root / config) for config in report.counts}
+    (root / "README.md").write_text(
+        render_card(card, report.counts, embedded=embed_media, fingerprints=fingerprints), encoding="utf-8"
+    )
     return report
 
 
@@ -295,7 +320,7 @@ def push_to_hub(
     meta = yaml.safe_load(text.split("---")[1])
     names = configs or [c["config_name"] for c in meta.get("configs", [])]
     for name in names:
-        dd = load_dataset(str(out), name, **FRESH_LOCAL_LOAD)  # never the previous build's rows
+        dd = load_dataset(str(out), name, **local_load_kwargs(out))
         for split, ds in dd.items():
             for column in MEDIA_COLUMNS:
                 values = ds.data.column(column).to_pylist()

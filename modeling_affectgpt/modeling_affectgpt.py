@@ -34,7 +34,17 @@ __all__ = [
 
 # Decoding of the official inference scripts (top-p sampling). Our default is greedy (reproducible); pass
 # `generation_config=official_generation_config(model)` (or these kwargs) to `generate` for the official one.
-OFFICIAL_GENERATION_KWARGS = {"do_sample": True, "temperature": 1.0, "top_p": 0.9, "max_new_tokens": 1200}
+# Values of `Chat.answer_sample` (conversation_video.py:259, inference_sample.py:219-221); the one home of them.
+OFFICIAL_GENERATION_KWARGS = {
+    "do_sample": True,
+    "temperature": 1.0,
+    "top_p": 0.9,
+    "num_beams": 1,
+    "max_new_tokens": 1200,
+    "min_length": 1,
+    "repetition_penalty": 1.0,
+    "length_penalty": 1.0,
+}
 
 # Every Auto class a saved folder answers to. `save_pretrained` alone writes only the saved class's entry; TRL,
 # given a model string, looks for AutoModelForImageTextToText first.
@@ -416,8 +426,8 @@ class AffectGPTForConditionalGeneration(AffectGPTPreTrainedModel, GenerationMixi
         self.model = AffectGPTModel(config)
         self.lm_head = nn.Linear(config.text_config.hidden_size, config.text_config.vocab_size, bias=False)
         self.post_init()
-        # Greedy unless the caller asks otherwise; eos/pad come from the text config (presets set the tokenizer's
-        # eos and the ids of "###" here, since the model alone does not know the tokenizer).
+        # Greedy unless the caller asks otherwise; eos/pad come from the text config (presets set the official
+        # stop ids, eos <|im_end|> and "###", here, since the model alone does not know the tokenizer).
         self.generation_config.do_sample = False
 
     def get_input_embeddings(self):

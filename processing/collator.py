@@ -10,7 +10,11 @@ Per sample (DESIGN.md §3, §7; official AffectGPT dataset code):
     "###" and eos are supervised;
   * media are decoded by the processor, which also picks the prompt variant for the modalities present;
   * a sample longer than `max_length` is dropped and counted, never truncated (truncation could cut
-    placeholders or leave a target without its end).
+    placeholders or leave a target without its end); so is a sample whose media cannot be decoded
+    (a `MediaError`), with a warning naming the file, so one corrupt clip does not stop a training run;
+  * the attention mask is 1 on every real token. The official collater computes it as `input_ids != eos`, which
+    also zeroes the final eos; that position only predicts padding (label -100) and, under causal attention, no
+    earlier position sees it, so the loss is the same either way and we keep the plain mask.
 
 Hub-facing file: imports only numpy, torch and single-dot siblings.
 """
@@ -25,7 +29,15 @@ from typing import Any
 import numpy as np
 import torch
 
-from .prompts import ASSISTANT_PREFIX, HUMAN_PREFIX, STOP_STRING, format_ovlabel_answer, question_for
+from .media import MediaError, source_name
+from .prompts import (
+    ASSISTANT_PREFIX,
+    HUMAN_PREFIX,
+    PLACEHOLDERS,
+    STOP_STRING,
+    format_ovlabel_answer,
+    question_for,
+)
 
 __all__ = ["AffectGPTTrainingCollator", "INDEX_COLUMN", "draw_task", "IGNORE_INDEX"]
 
@@ -34,7 +46,6 @@ logger = logging.getLogger(__name__)
 IGNORE_INDEX = -100
 # Column the trainer adds with each row's position in the dataset (the "index" of the target draw).
 INDEX_COLUMN = "_affectgpt_index"
-BOS_TEXT = "<|im_start|>"  # the official training text starts with it (Qwen's tokenizer has no bos)
 _MEDIA_MARKER = (
     "<|affectgpt_media|>"  # processing_affectgpt.MEDIA_MARKER: the processor writes the media block
 )
@@ -81,6 +92,9 @@ class AffectGPTTrainingCollator:
         subtitle_dropout: probability of leaving the subtitle out of an OV-label sample (drawn like the task),
             so that a model cannot get by on the subtitle alone. 0 = official. Descriptions keep their subtitle,
             since they describe it.
+        target_fn: `(row, task) -> target text or None` replacing the official targets (the description or the
+            OV-label sentence), e.g. a reasoning cold start's `<think>…</think><answer>…</answer>`; None when the
+            row cannot give one (the task then falls back, or the sample is dropped, as for official targets).
     """
 
     def __init__(
@@ -93,6 +107,7 @@ class AffectGPTTrainingCollator:
         resolve_media: Callable[[Any], Any] | None = None,
         return_drop_count: bool = False,
         subtitle_dropout: float = 0.0,
+        target_fn: Callable[[dict, str], str | None] | None = None,
     ):
         for name, value in (("ovlabel_ratio", ovlabel_ratio), ("subtitle_dropout", subtitle_dropout)):
             if not 0.0 <= value <= 1.0:
@@ -109,6 +124,7 @@ class AffectGPTTrainingCollator:
         self.tasks = tuple(tasks)
         self.resolve_media = resolve_media
         self.return_drop_count = return_drop_count
+        self.target_fn = target_fn if target_fn is not None else _target
         self.epoch = 0
         self.num_seen = 0
         self.num_dropped = 0
@@ -118,12 +134,18 @@ class AffectGPTTrainingCollator:
             raise ValueError("the tokenizer has no eos token; the training text ends with eos")
         if self.pad_token_id is None:
             self.pad_token_id = self.eos_token_id  # official: pad = eos
-        self.bos_ids = self.tokenizer.encode(BOS_TEXT, add_special_tokens=False)
+        # Official training text: bos <|im_start|> + prompt + answer + "###" + eos <|im_end|>.
+        self.bos_token_id = self.tokenizer.bos_token_id
+        if self.bos_token_id is None:
+            raise ValueError(
+                "the tokenizer has no bos token; the official training text starts with <|im_start|>"
+            )
+        self.num_media_errors = 0
         # Placeholders are masked by position (they sit in the prompt) and, defensively, by id.
-        self.placeholder_ids = {
-            self.tokenizer.convert_tokens_to_ids(t)
-            for t in ("<ImageHere>", "<FrameHere>", "<FaceHere>", "<AudioHere>", "<MultiHere>")
-        } - {None, self.tokenizer.unk_token_id}
+        self.placeholder_ids = {self.tokenizer.convert_tokens_to_ids(t) for t in PLACEHOLDERS} - {
+            None,
+            self.tokenizer.unk_token_id,
+        }
 
     # ---------------------------------------------------------------- target draw
 
@@ -152,9 +174,9 @@ class AffectGPTTrainingCollator:
             task = "description"
         else:
             task = draw_task(self.seed, self.epoch, key, self.ovlabel_ratio)
-        if _target(row, task) is None:
+        if self.target_fn(row, task) is None:
             other = "description" if task == "ovlabel" else "ovlabel"
-            if _target(row, other) is not None:
+            if self.target_fn(row, other) is not None:
                 return other
         return task
 
@@ -180,32 +202,72 @@ class AffectGPTTrainingCollator:
                 self.num_seen,
             )
 
+    def _encode(self, rows: list[dict], tasks: list[str]) -> tuple[dict, list[bool]]:
+        """The processor's output for `rows` and, per row, whether its media decoded. One call for the batch;
+        only when it raises a MediaError are the rows redone one by one to find the bad ones."""
+        subtitles = [self.subtitle_for(row, task, i) for i, (row, task) in enumerate(zip(rows, tasks))]
+        columns = {
+            "text": [f"{HUMAN_PREFIX}{_MEDIA_MARKER}{question_for(t)}{ASSISTANT_PREFIX}" for t in tasks],
+            "videos": [self._media(row, "video") for row in rows],
+            "audio": [self._media(row, "audio") for row in rows],
+            "faces": [self._media(row, "face") for row in rows],
+            "subtitles": subtitles,
+        }
+        call = dict(padding=False, return_tensors=None, truncate_subtitles=False)
+        try:
+            return self.processor(**columns, **call), [True] * len(rows)
+        except MediaError:
+            pass
+        encoded: dict[str, list] = {"input_ids": []}
+        ok = []
+        for i, row in enumerate(rows):
+            one = {k: [v[i]] for k, v in columns.items()}
+            try:
+                part = self.processor(**one, **call)
+                ok.append(True)
+            except MediaError as err:
+                self._media_error(row, err)
+                # Text only: a prompt the trainer can use as a zero-loss sample if no row of the batch decodes.
+                one.update(videos=[None], audio=[None], faces=[None], subtitles=[None])
+                part = self.processor(**one, **call)
+                ok.append(False)
+            encoded["input_ids"].append(list(part["input_ids"][0]))
+            for key in _MEDIA_KEYS:
+                encoded.setdefault(key, []).append(np.asarray(part[key])[0])
+        return {k: (v if k == "input_ids" else np.stack(v)) for k, v in encoded.items()}, ok
+
+    def _media_error(self, row: dict, err: Exception) -> None:
+        self.num_media_errors += 1
+        media = next((row.get(k) for k in ("video", "audio", "face") if row.get(k) is not None), None)
+        where = source_name(media) if media is not None else row.get("name")
+        logger.warning(
+            "dropped sample %r: cannot decode %s (%s); %d samples dropped for media errors so far",
+            row.get("name"),
+            where,
+            err,
+            self.num_media_errors,
+        )
+
     def __call__(self, rows: Sequence[dict]) -> dict[str, torch.Tensor]:
         rows = list(rows)
         if not rows:
             raise ValueError("empty batch")
         tasks = [self.task_for(row, i) for i, row in enumerate(rows)]
-        answers = [_target(row, task) for row, task in zip(rows, tasks)]
-        prompts = [
-            f"{BOS_TEXT}{HUMAN_PREFIX}{_MEDIA_MARKER}{question_for(t)}{ASSISTANT_PREFIX}" for t in tasks
-        ]
-        encoded = self.processor(
-            text=prompts,
-            videos=[self._media(row, "video") for row in rows],
-            audio=[self._media(row, "audio") for row in rows],
-            faces=[self._media(row, "face") for row in rows],
-            subtitles=[self.subtitle_for(row, task, i) for i, (row, task) in enumerate(zip(rows, tasks))],
-            padding=False,
-            return_tensors=None,
-        )
+        answers = [self.target_fn(row, task) for row, task in zip(rows, tasks)]
+        encoded, decoded = self._encode(rows, tasks)
         sequences: list[tuple[int, list[int], list[int]]] = []  # (row, ids, labels)
         fallback = None
         for i, (row, answer) in enumerate(zip(rows, answers)):
             self.num_seen += 1
+            if not decoded[i]:
+                self.num_dropped += 1
+                if fallback is None:
+                    fallback = (i, [self.bos_token_id, *encoded["input_ids"][i]])
+                continue
             if answer is None:
                 self._drop(row, 0, "no description and no emotions")
                 continue
-            prompt_ids = list(encoded["input_ids"][i])
+            prompt_ids = [self.bos_token_id, *encoded["input_ids"][i]]
             target_ids = self.tokenizer.encode(answer + STOP_STRING, add_special_tokens=False)
             ids = prompt_ids + target_ids + [self.eos_token_id]
             labels = [IGNORE_INDEX] * len(prompt_ids) + target_ids + [self.eos_token_id]
@@ -228,7 +290,9 @@ class AffectGPTTrainingCollator:
         """Every sample of the batch was dropped. The Trainer cannot skip a batch, so it gets the shortest prompt,
         cut after its placeholders, with no supervised token: a zero loss, no update from these rows."""
         if fallback is None:
-            raise ValueError(f"no trainable sample in batch {[r.get('name') for r in rows]}: no targets")
+            raise ValueError(
+                f"no trainable sample in batch {[r.get('name') for r in rows]}: no targets or no decodable media"
+            )
         i, prompt_ids = fallback
         ids = prompt_ids[: self.max_length]
         if sum(t in self.placeholder_ids for t in ids) != sum(t in self.placeholder_ids for t in prompt_ids):

@@ -2,6 +2,8 @@
 
 Hub custom code: saved next to the model files and loaded with `trust_remote_code=True`, so this file imports only
 transformers, numpy and its single-dot siblings (`.media`, `.prompts`); media libraries are imported lazily there.
+Over 400 lines because it is one ProcessorMixin class: its inputs, chat-template support and decoding are methods
+that transformers calls by name; the rules they apply live in `.media` and `.prompts`.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import Any
 import numpy as np
 from transformers.feature_extraction_utils import BatchFeature
 from transformers.processing_utils import ProcessorMixin
+from transformers.utils import logging
 
 from .media import (
     TARGET_SAMPLE_RATE,
@@ -28,10 +31,18 @@ from .prompts import (
     HUMAN_PREFIX,
     STOP_STRING,
     build_media_block,
+    fit_subtitle,
+    neutralise_placeholders,
     question_for,
 )
 
-__all__ = ["AffectGPTProcessor", "MEDIA_MARKER", "DEFAULT_CHAT_TEMPLATE"]
+__all__ = ["AffectGPTProcessor", "MEDIA_MARKER", "DEFAULT_CHAT_TEMPLATE", "MAX_PROMPT_TOKENS"]
+
+logger = logging.get_logger(__name__)
+
+# Longest inference prompt: the official inference keeps prompt + 1200 new tokens within 2000 positions
+# (conversation_video.py:217-222), i.e. 800 prompt tokens (`fit_subtitle` says how a longer one is shortened).
+MAX_PROMPT_TOKENS = 2000 - 1200
 
 # The chat template cannot know which modalities a video really has (an mp4 may lack an audio track), so it
 # writes this marker and `__call__` replaces it with the matching official prompt variant after decoding.
@@ -90,8 +101,8 @@ class AffectGPTProcessor(ProcessorMixin):
     (B, num_audio_clips, 32000), `video_flags` (B,) and `audio_flags` (B,). Missing modalities are zeros with their
     flag False, and the prompt uses the official variant for the modalities present."""
 
-    image_processor_class = "CLIPImageProcessorPil"
-    feature_extractor_class = "Wav2Vec2FeatureExtractor"
+    # The sub-processor classes come from processor_config.json through the Auto classes (transformers 5: a
+    # `*_class` attribute is deprecated and warns on every load); see `_get_arguments_from_pretrained` for CLIP.
     tokenizer_class = "AutoTokenizer"
 
     def __init__(
@@ -107,6 +118,7 @@ class AffectGPTProcessor(ProcessorMixin):
         num_audio_query_tokens: int = 1,
         num_multi_query_tokens: int = 1,
         multi_fusion: bool = True,
+        max_prompt_tokens: int | None = MAX_PROMPT_TOKENS,
         **kwargs,
     ):
         if visual_input not in ("frame", "face"):
@@ -118,9 +130,26 @@ class AffectGPTProcessor(ProcessorMixin):
         self.num_audio_query_tokens = int(num_audio_query_tokens)
         self.num_multi_query_tokens = int(num_multi_query_tokens)
         self.multi_fusion = bool(multi_fusion)
+        if max_prompt_tokens is not None and int(max_prompt_tokens) < 1:
+            raise ValueError(f"max_prompt_tokens must be >= 1 or None, got {max_prompt_tokens}")
+        self.max_prompt_tokens = None if max_prompt_tokens is None else int(max_prompt_tokens)
         if chat_template is None:
             chat_template = DEFAULT_CHAT_TEMPLATE
         super().__init__(image_processor, feature_extractor, tokenizer, chat_template=chat_template, **kwargs)
+
+    @classmethod
+    def _get_arguments_from_pretrained(cls, pretrained_model_name_or_path, processor_dict=None, **kwargs):
+        """AutoImageProcessor returns the torchvision `CLIPImageProcessor` wherever torchvision is installed;
+        the official pixel values are the PIL ones, so the same settings are kept in `CLIPImageProcessorPil`."""
+        args = super()._get_arguments_from_pretrained(pretrained_model_name_or_path, processor_dict, **kwargs)
+        from transformers.models.clip.image_processing_pil_clip import CLIPImageProcessorPil
+
+        return [
+            CLIPImageProcessorPil.from_dict(arg.to_dict())
+            if type(arg).__name__ == "CLIPImageProcessor" and not isinstance(arg, CLIPImageProcessorPil)
+            else arg
+            for arg in args
+        ]
 
     # ------------------------------------------------------------------ inputs -> arrays
 
@@ -141,7 +170,7 @@ class AffectGPTProcessor(ProcessorMixin):
         """One sample's sampled frames (num_frames, H, W, 3) uint8 and 16 kHz mono waveform (or None each)."""
         frames = waveform = None
         if self.visual_input == "face" and face is not None:
-            frames = load_faces(face, self.num_frames)
+            frames = load_faces(face, self.num_frames, size=(_IMAGE_SIZE, _IMAGE_SIZE))
         if video is not None:
             if isinstance(video, np.ndarray):
                 if self.visual_input == "frame":
@@ -164,11 +193,14 @@ class AffectGPTProcessor(ProcessorMixin):
         return frames, waveform
 
     def _audio_features(self, waveform: np.ndarray) -> np.ndarray:
-        """(num_audio_clips, 32000) features of one waveform.
+        """(num_audio_clips, 32000) HuBERT input values of one 16 kHz mono waveform, as the official code makes them.
 
-        The official code hands the whole (8, 32000) clip tensor to the feature extractor as ONE input, so
-        zero-mean/unit-variance normalisation uses statistics over all 8 clips together; flattening reproduces it."""
+        Two official steps: `transform_audio` subtracts each clip's own mean in place (`waveform -= waveform.mean()`
+        on a view of each clip), and the HuBERT encoder then hands the whole (8, 32000) tensor to the feature
+        extractor as ONE input, so the zero-mean/unit-variance normalisation uses statistics over all 8 clips
+        together; flattening reproduces that."""
         clips = split_audio_clips(waveform, self.num_audio_clips, TARGET_SAMPLE_RATE)
+        clips -= clips.mean(axis=1, keepdims=True)
         values = self.feature_extractor(
             [clips.reshape(-1)], sampling_rate=TARGET_SAMPLE_RATE, return_tensors="np"
         ).input_values
@@ -195,6 +227,7 @@ class AffectGPTProcessor(ProcessorMixin):
         padding_side: str | None = None,
         return_tensors: str | None = "pt",
         backend: str = "pyav",
+        truncate_subtitles: bool = True,
         **kwargs,
     ) -> BatchFeature:
         """Build model inputs for a batch.
@@ -210,6 +243,9 @@ class AffectGPTProcessor(ProcessorMixin):
             questions / task: the question, or the official one for task "description" | "ovlabel" (default
                 "description") when `text` is not given.
             padding_side: "left" (default, generation) or "right" (training).
+            truncate_subtitles: shorten a subtitle (with a warning) so that the prompt fits `max_prompt_tokens`;
+                the training collator turns it off and drops over-long samples instead.
+        Placeholder strings inside subtitles and questions are broken up (`neutralise_placeholders`).
         """
         if images is not None:
             raise ValueError("AffectGPT takes videos (frames), not images: pass `videos=` or `faces=`")
@@ -264,9 +300,29 @@ class AffectGPTProcessor(ProcessorMixin):
             if waveform is not None:
                 audio_flags[i] = True
                 features[i] = self._audio_features(waveform)
-            prompts.append(
-                self._prompt(i, column, subtitle, bool(video_flags[i]), bool(audio_flags[i]), task)
-            )
+            has = (bool(video_flags[i]), bool(audio_flags[i]))
+            prompt = self._prompt(i, column, subtitle, *has, task)
+            text_i = column["text"][i]
+            uses_subtitle = text_i is None or MEDIA_MARKER in text_i
+            if truncate_subtitles and subtitle and uses_subtitle and self.max_prompt_tokens is not None:
+                where = source_name(video) if video is not None else f"sample {i}"
+                prompt, kept = fit_subtitle(
+                    lambda s, i=i, has=has: self._prompt(i, column, s, *has, task),
+                    subtitle,
+                    self.tokenizer,
+                    self.max_prompt_tokens,
+                )
+                if kept is None:
+                    raise ValueError(
+                        f"{where}: the prompt is longer than max_prompt_tokens={self.max_prompt_tokens}"
+                    )
+                if len(kept) < len(subtitle):
+                    logger.warning(
+                        f"{where}: subtitle of {len(subtitle)} characters cut to its first {len(kept)} so that the "
+                        f"prompt fits max_prompt_tokens={self.max_prompt_tokens} (official: 2000 positions - 1200 "
+                        "for the answer)"
+                    )
+            prompts.append(prompt)
 
         if visual_batch:
             # One image-processor call for the whole batch (fewer Python round trips than per sample).
@@ -297,6 +353,8 @@ class AffectGPTProcessor(ProcessorMixin):
         return BatchFeature(data=data, tensor_type=return_tensors)
 
     def _media_block(self, subtitle: str | None, has_video: bool, has_audio: bool) -> str:
+        if subtitle is not None:
+            subtitle = neutralise_placeholders(subtitle)
         return build_media_block(
             has_video=has_video,
             has_audio=has_audio,
@@ -315,9 +373,8 @@ class AffectGPTProcessor(ProcessorMixin):
         if text is not None:
             if MEDIA_MARKER in text:
                 head, tail = text.split(MEDIA_MARKER, 1)
-                return (
-                    head + self._media_block(subtitle, has_video, has_audio) + tail.replace(MEDIA_MARKER, "")
-                )
+                tail = neutralise_placeholders(tail.replace(MEDIA_MARKER, ""))
+                return head + self._media_block(subtitle, has_video, has_audio) + tail
             return text
         question = column["questions"][i] or question_for(task or "description")
         return self.build_prompt(question, has_video, has_audio, subtitle)
@@ -326,7 +383,8 @@ class AffectGPTProcessor(ProcessorMixin):
         self, question: str, has_video: bool, has_audio: bool, subtitle: str | None = None
     ) -> str:
         """The official prompt string for one sample with this processor's settings (used by the collator)."""
-        return HUMAN_PREFIX + self._media_block(subtitle, has_video, has_audio) + question + ASSISTANT_PREFIX
+        media = self._media_block(subtitle, has_video, has_audio)
+        return HUMAN_PREFIX + media + neutralise_placeholders(question) + ASSISTANT_PREFIX
 
     # ------------------------------------------------------------------ chat template support
 
@@ -364,20 +422,28 @@ class AffectGPTProcessor(ProcessorMixin):
     # ------------------------------------------------------------------ decoding generated text
 
     def post_process(self, text: str) -> str:
-        """Cut a generated answer at the official stop string "###" and strip it."""
-        return text.split(STOP_STRING, 1)[0].strip()
+        """The official answer cleaning (conversation_video.py:275-281) of decoded generated text: the part after
+        bos and before eos, cut before its last "###", the part after "Assistant:", stripped."""
+        bos, eos = self.tokenizer.bos_token, self.tokenizer.eos_token
+        if bos:
+            text = text.split(bos)[-1]
+        if eos:
+            text = text.split(eos)[0]
+        return text.rsplit(STOP_STRING, 1)[0].split("Assistant:")[-1].strip()
 
-    def batch_decode(self, sequences, skip_special_tokens: bool = True, **kwargs) -> list[str]:
+    def batch_decode(self, sequences, skip_special_tokens: bool = False, **kwargs) -> list[str]:
+        """Generated ids (prompt excluded) -> answers. Decoded with special tokens, as the official code, so that
+        `post_process` finds the eos; padding after a finished row is eos too."""
         texts = self.tokenizer.batch_decode(sequences, skip_special_tokens=skip_special_tokens, **kwargs)
         return [self.post_process(t) for t in texts]
 
-    def decode(self, sequence, skip_special_tokens: bool = True, **kwargs) -> str:
+    def decode(self, sequence, skip_special_tokens: bool = False, **kwargs) -> str:
         return self.post_process(
             self.tokenizer.decode(sequence, skip_special_tokens=skip_special_tokens, **kwargs)
         )
 
     def post_process_image_text_to_text(
-        self, generated_outputs, skip_special_tokens=True, **kwargs
+        self, generated_outputs, skip_special_tokens=False, **kwargs
     ) -> list[str]:
         return self.batch_decode(generated_outputs, skip_special_tokens=skip_special_tokens, **kwargs)
 

@@ -7,7 +7,7 @@ nothing is faked for a missing one. Placeholders are repeated `num_*_query_token
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 __all__ = [
     "DESCRIPTION_QUESTION",
@@ -16,11 +16,15 @@ __all__ = [
     "HUMAN_PREFIX",
     "ASSISTANT_PREFIX",
     "STOP_STRING",
+    "PLACEHOLDERS",
     "PLACEHOLDER_FOR_VISUAL",
     "build_media_block",
     "build_prompt",
+    "fit_subtitle",
     "format_ovlabel_answer",
+    "neutralise_placeholders",
     "question_for",
+    "stop_words_ids",
 ]
 
 DESCRIPTION_QUESTION = "Please infer the person's emotional state and provide your reasoning process."
@@ -29,11 +33,65 @@ TASK_QUESTIONS = {"description": DESCRIPTION_QUESTION, "ovlabel": OVLABEL_QUESTI
 
 HUMAN_PREFIX = "###Human: "
 ASSISTANT_PREFIX = " ###Assistant: "
-# Training targets end with "###" + eos; generation is cut at the first "###".
+# Training targets end with "###" + eos; generation stops on it and the answer is cut before it.
 STOP_STRING = "###"
 
+# The placeholder tokens in the official tokenizer add order (ids 151665..151669 in Qwen2.5).
+PLACEHOLDERS = ("<ImageHere>", "<AudioHere>", "<FrameHere>", "<FaceHere>", "<MultiHere>")
 PLACEHOLDER_FOR_VISUAL = {"frame": "<FrameHere>", "face": "<FaceHere>"}
 _ANSWER_INSTRUCTION = "Now, please answer my question based on all the provided information."
+
+
+def stop_words_ids(tokenizer) -> list[list[int]]:
+    """The official stop words (conversation_video.py:117-124): generation stops when the output ends with
+    eos, with "###", or with the two-token spellings "##" "#" and "#" "##". For Qwen2.5:
+    [[151645], [14374], [565, 2], [2, 565]]."""
+    hashes = tokenizer.encode(STOP_STRING, add_special_tokens=False)
+    two = tokenizer.encode("##", add_special_tokens=False)
+    one = tokenizer.encode("#", add_special_tokens=False)
+    return [[tokenizer.eos_token_id], hashes, two + one, one + two]
+
+
+def neutralise_placeholders(text: str) -> str:
+    """User text (subtitle, question) with each placeholder string broken up ("<AudioHere>" -> "<Audio Here>"),
+    so that it is read as words: as a token it would add a placeholder the features do not fill, and the model
+    would refuse the sample."""
+    for placeholder in PLACEHOLDERS:
+        if placeholder in text:
+            text = text.replace(placeholder, placeholder[:-5] + " Here>")
+    return text
+
+
+# Characters of a subtitle kept before it is tokenized for the cap (bounds the tokenizer's work on a huge one).
+_CHARS_PER_TOKEN_BOUND = 16
+
+
+def fit_subtitle(build: Callable[[str], str], subtitle: str, tokenizer, limit: int) -> tuple[str, str | None]:
+    """(prompt, subtitle kept): `build(subtitle)` if it has at most `limit` tokens, else `build` of the longest
+    start of the subtitle that fits; (build(""), None) when not even an empty subtitle fits.
+
+    The official inference drops the FIRST tokens of a prompt that leaves no room for the answer, which cuts the
+    "###Human:" frame and the placeholders (the model would then refuse the sample); the subtitle is the only part
+    of a prompt that grows, so its end is cut instead and the frame, the media tokens and the question stay."""
+
+    def length(text: str) -> int:
+        return len(tokenizer.encode(text, add_special_tokens=False))
+
+    head = subtitle[: limit * _CHARS_PER_TOKEN_BOUND]
+    prompt = build(subtitle)
+    if head == subtitle and length(prompt) <= limit:
+        return prompt, subtitle
+    room = limit - length(build(""))
+    if room < 0:
+        return build(""), None
+    ids = tokenizer.encode(head, add_special_tokens=False)
+    keep = min(room, len(ids))
+    while True:  # token boundaries may shift at the cut: shorten until the re-tokenized prompt fits
+        kept = tokenizer.decode(ids[:keep])
+        prompt = build(kept)
+        if keep == 0 or length(prompt) <= limit:
+            return prompt, kept
+        keep -= 1
 
 
 def question_for(task: str) -> str:

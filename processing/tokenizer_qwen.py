@@ -13,11 +13,17 @@ import hashlib
 import os
 from pathlib import Path
 
+from .prompts import PLACEHOLDERS
+
 __all__ = [
     "QWEN_PATTERN",
     "QWEN_SPECIAL_TOKENS",
     "PLACEHOLDER_TOKENS",
     "NUM_BPE_TOKENS",
+    "BOS_TOKEN",
+    "BOS_TOKEN_ID",
+    "EOS_TOKEN",
+    "EOS_TOKEN_ID",
     "qwen_tiktoken_path",
     "build_qwen_tokenizer",
 ]
@@ -53,11 +59,17 @@ QWEN_SPECIAL_TOKENS: tuple[tuple[str, bool], ...] = (
     ("<|file_sep|>", False),
 )
 
-# AffectGPT placeholders, ids 151665..151669 (docs/ARCHITECTURE.md). Special, so BPE never splits them.
-PLACEHOLDER_TOKENS = ("<ImageHere>", "<FrameHere>", "<FaceHere>", "<AudioHere>", "<MultiHere>")
+# AffectGPT placeholders, ids 151665..151669 in the official add order (`load_tokenizer_from_LLM`,
+# my_affectgpt/models/tokenizer.py:38-42). Special, so BPE never splits them.
+PLACEHOLDER_TOKENS = PLACEHOLDERS
 
-_EOS = "<|endoftext|>"
-_CACHE_VERSION = "1"  # bump when the construction below changes
+# Official special tokens (tokenizer.py:36-37): Qwen2.5-7B-Instruct's eos `<|im_end|>` is also pad, and bos is
+# set to `<|im_start|>` (prepended to training sequences only; inference adds no bos).
+BOS_TOKEN = "<|im_start|>"
+EOS_TOKEN = "<|im_end|>"
+BOS_TOKEN_ID = 151644
+EOS_TOKEN_ID = 151645
+_CACHE_VERSION = "2"  # bump when the construction below changes
 
 
 def qwen_tiktoken_path() -> Path:
@@ -120,20 +132,23 @@ def _load_backend():
 
 
 def build_qwen_tokenizer():
-    """Qwen2.5 tokenizer (151,665 tokens) + `<ImageHere> <FrameHere> <FaceHere> <AudioHere> <MultiHere>`
-    (151665..151669). eos = pad = `<|endoftext|>`, no bos (the official AffectGPT inference adds none)."""
+    """Qwen2.5 tokenizer (151,665 tokens) + `<ImageHere> <AudioHere> <FrameHere> <FaceHere> <MultiHere>`
+    (151665..151669). eos = pad = `<|im_end|>` (151645), bos = `<|im_start|>` (151644), as the official
+    `load_tokenizer_from_LLM`. Encoding adds neither: the official inference prepends nothing and the training
+    collator adds bos and eos itself."""
     from transformers import PreTrainedTokenizerFast
 
     tokenizer = PreTrainedTokenizerFast(
         tokenizer_object=_load_backend(),
-        eos_token=_EOS,
-        pad_token=_EOS,
-        bos_token=None,
+        eos_token=EOS_TOKEN,
+        pad_token=EOS_TOKEN,
+        bos_token=BOS_TOKEN,
         unk_token=None,
         clean_up_tokenization_spaces=False,
         model_max_length=131072,
     )
     tokenizer.add_bos_token = False
+    tokenizer.add_eos_token = False
     # Same list Qwen2.5 exposes, plus our placeholders (so `skip_special_tokens` drops them too).
     tokenizer.add_special_tokens(
         {
@@ -144,4 +159,8 @@ def build_qwen_tokenizer():
     )
     if len(tokenizer) != NUM_BPE_TOKENS + len(QWEN_SPECIAL_TOKENS) + len(PLACEHOLDER_TOKENS):
         raise RuntimeError(f"Qwen2.5 tokenizer has {len(tokenizer)} tokens, expected 151670")
+    if (tokenizer.bos_token_id, tokenizer.eos_token_id) != (BOS_TOKEN_ID, EOS_TOKEN_ID):
+        raise RuntimeError(
+            f"bos/eos ids {tokenizer.bos_token_id}/{tokenizer.eos_token_id}, expected 151644/151645"
+        )
     return tokenizer

@@ -55,12 +55,30 @@ def shared_unibench_dir() -> Path:
     return _need(_shared_unibench_dir(), "official MER-UniBench test data")
 
 
-@pytest.fixture(scope="session")
-def wheel_dir() -> Path:
+def _official_wheel_dir() -> Path:
     env = os.environ.get("MER_UNIBENCH_WHEEL_DIR")
-    return _need(
-        Path(env) if env else _shared_unibench_dir() / "emotion_wheel", "official emotion-wheel files"
-    )
+    return Path(env) if env else _shared_unibench_dir() / "emotion_wheel"
+
+
+@pytest.fixture(scope="session")
+def official_wheel_dir() -> Path:
+    """The official emotion-wheel files themselves (for tests about reading or checking those files)."""
+    return _need(_official_wheel_dir(), "official emotion-wheel files")
+
+
+@pytest.fixture(scope="session")
+def wheel_dir(tmp_path_factory) -> Path:
+    """A wheel source for `wheel_dir=` / --wheel-dir / MER_UNIBENCH_WHEEL_DIR: the official files when present,
+    else the bundled table written out as a table .json (equal to the official files: test_wheel_table.py)."""
+    official = _official_wheel_dir()
+    if official.exists():
+        return official
+    from metrics.mer_unibench.build_table import render_table
+    from metrics.mer_unibench.wheel import bundled_table
+
+    path = tmp_path_factory.mktemp("wheel-table") / "wheel_table.json"
+    path.write_text(render_table(bundled_table()), encoding="utf-8")
+    return path
 
 
 # The tiny preset at test-only input sizes, for tests of the model where the real sizes are not the point:
@@ -95,6 +113,22 @@ def make_frames(n: int, height: int = 48, width: int = 64, seed: int = 0) -> np.
     frames = np.repeat(base[None], n, axis=0)
     frames[:, : height // 2] = ramp[:, None, None, None]  # top half encodes the frame index
     return frames
+
+
+def scripted_logits(tokens: list[int], prompt_length: int):
+    """A LogitsProcessor that makes `generate` emit `tokens` (the last one repeated): stop rules become testable
+    on any model, whatever its weights would say."""
+    import torch
+    from transformers import LogitsProcessor
+
+    class _Scripted(LogitsProcessor):
+        def __call__(self, input_ids, scores):
+            step = min(input_ids.shape[1] - prompt_length, len(tokens) - 1)
+            forced = torch.full_like(scores, float("-inf"))
+            forced[:, tokens[step]] = 0.0
+            return forced
+
+    return _Scripted()
 
 
 def make_tone(seconds: float, sample_rate: int = 16000, freq: float = 220.0) -> np.ndarray:

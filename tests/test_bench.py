@@ -347,3 +347,117 @@ def test_input_key_hashes_the_media_bytes_not_their_size_and_time(tmp_path):
     assert bench.input_key(clip) == key  # content, not identity of the file
     assert bench.input_key({**clip, "subtitle": "hello!"}) != key
     assert bench.input_key({**clip, "audio": str(video)}) != key
+
+
+# --- the report: per-sample predictions, per-emotion recall, several checkpoints, official outputs ---------
+
+
+def test_predictions_file_per_emotion_recall_and_confusion(
+    tiny_model_dir, synth_data, test_rows, wheel_dir, tmp_path
+):
+    out = tmp_path / "out"
+    assert main(_bench_argv(tiny_model_dir, synth_data, out, wheel_dir, "--num-workers", "0")) == 0
+    cached = {r["name"]: r["output"] for r in _cache_lines(out)}
+    lines = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
+    assert [p["name"] for p in lines] == [r["name"] for r in test_rows]
+    for line, row in zip(lines, test_rows):
+        assert line["answer"] == cached[row["name"]] and line["reference"] == row["label"]
+        assert isinstance(line["words"], list) and line["dataset"] == "synth-mer"
+    report = json.loads((out / "results.json").read_text())
+    recall = report["per_emotion"]["synth-mer"]
+    scored = [p for p in lines if p["hit"] is not None]
+    assert sum(v["n"] for v in recall.values()) == len(scored)
+    for label, stats in recall.items():
+        hits = [p["hit"] for p in scored if p["reference"] == label]
+        assert stats["recall"] == pytest.approx(sum(hits) / len(hits))
+    assert (out / "confusion.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with (out / "results.csv").open() as fh:
+        row = next(csv.DictReader(fh))
+    assert row["primary_pct"] == str(round(100 * report["datasets"][0]["primary"], 2))  # percent, rounded
+
+
+def test_several_checkpoints_side_by_side(tiny_model_dir, synth_data, wheel_dir, tmp_path, capsys):
+    import shutil
+
+    first, second = tmp_path / "ckpt-a", tmp_path / "ckpt-b"
+    shutil.copytree(tiny_model_dir, first)
+    shutil.copytree(tiny_model_dir, second)
+    out = tmp_path / "out"
+    argv = _bench_argv(first, synth_data, out, wheel_dir, "--num-workers", "0")
+    argv[argv.index(str(first)) + 1 : argv.index(str(first)) + 1] = [str(second)]  # --model A B
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert (
+        "| dataset | ckpt-a | ckpt-b | best single (ckpt-a) | per-dataset best (official protocol) |"
+        in printed
+    )
+    report = json.loads((out / "results.json").read_text())
+    assert set(report["checkpoints"]) == {"ckpt-a", "ckpt-b"}
+    assert set(report["protocol"]["checkpoints"]) == {"ckpt-a", "ckpt-b"}
+    same = report["checkpoints"]["ckpt-a"]["datasets"] == report["checkpoints"]["ckpt-b"]["datasets"]
+    assert same  # the same weights under two names: the same answers
+    assert report["comparison"]["best_single"]["checkpoint"] == "ckpt-a"  # ties go to the first
+    lines = (out / "predictions.jsonl").read_text().splitlines()
+    assert {json.loads(line)["checkpoint"] for line in lines} == {"ckpt-a", "ckpt-b"}
+
+
+def _official_dataset(shared_unibench_dir, tmp_path, dataset="mer2023"):
+    """A local `dataset` test split whose clip names are the official outputs' and whose labels are drawn
+    at random (the real labels belong to the dataset's licence): enough to check the scoring path."""
+    import random
+
+    from dataset_scripts.card import CardInfo
+    from dataset_scripts.schema import make_row
+    from dataset_scripts.writer import write_dataset
+    from metrics.official_outputs import official_checkpoints, read_official_outputs
+
+    folder = shared_unibench_dir / "official_outputs" / dataset
+    names = sorted(read_official_outputs(official_checkpoints(folder)[0]).reasons)
+    rng = random.Random(0)
+    labels = {n: rng.choice(["worried", "happy", "neutral", "angry", "surprise", "sad"]) for n in names}
+    rows = [make_row(n, source=dataset, split="test", label=labels[n]) for n in names]
+    out = tmp_path / "unibench"
+    write_dataset(
+        out, {dataset: {"test": rows}}, CardInfo(title="t", license="other", summary="s"), progress=False
+    )
+    return out, labels
+
+
+def test_score_only_rescores_the_official_outputs(shared_unibench_dir, wheel_dir, tmp_path, capsys):
+    from affectgpt.bench_official import checkpoint_label
+    from metrics.mer_unibench import hit_rate, parse_labels
+    from metrics.official_outputs import official_checkpoints, read_official_outputs
+
+    data, labels = _official_dataset(shared_unibench_dir, tmp_path)
+    official = shared_unibench_dir / "official_outputs"
+    out = tmp_path / "out"
+    argv = ["bench", "--data", str(data), "--datasets", "mer2023", "--score-only", str(official)]
+    assert main([*argv, "--extractor", "official", "--out", str(out), "--wheel-dir", str(wheel_dir)]) == 0
+    report = json.loads((out / "results.json").read_text())
+    expected = {}
+    for file in official_checkpoints(official / "mer2023"):
+        found = read_official_outputs(file)
+        names = sorted(labels)
+        words = [parse_labels(found.openset[n]) for n in names]
+        expected[checkpoint_label(file.stem)] = hit_rate(
+            words, [labels[n] for n in names], wheel_dir=wheel_dir
+        )
+    assert set(report["checkpoints"]) == set(expected)
+    for name, want in expected.items():
+        (got,) = report["checkpoints"][name]["datasets"]
+        assert got["primary"] == pytest.approx(want["hit_rate"], abs=1e-12)
+    best = max(expected, key=lambda k: expected[k]["hit_rate"])
+    top = report["comparison"]["per_dataset_best"]["datasets"]["mer2023"]
+    assert top["checkpoint"] == best and top["primary"] == pytest.approx(expected[best]["hit_rate"])
+    assert "per-dataset best (official protocol)" in capsys.readouterr().out
+    # Our own extractor on the official answers works the same way, no model loaded.
+    assert main([*argv, "--out", str(tmp_path / "lexicon"), "--wheel-dir", str(wheel_dir)]) == 0
+
+
+def test_official_extractor_needs_official_files(synth_data, tmp_path, capsys):
+    argv = ["bench", "--data", str(synth_data), "--extractor", "official"]
+    assert main(argv) == 2 and "give --score-only DIR" in capsys.readouterr().err
+    peer = tmp_path / "peer.jsonl"
+    peer.write_text('{"name": "a", "output": "happy"}\n')
+    assert main([*argv, "--score-only", str(peer), "--datasets", "synth-mer"]) == 2
+    assert "holds no official" in capsys.readouterr().err

@@ -11,7 +11,7 @@ from processing import AffectGPTTrainingCollator, build_processor
 from processing.collator import IGNORE_INDEX, INDEX_COLUMN, draw_task
 from processing.prompts import build_prompt, format_ovlabel_answer, question_for
 
-EOS = 151643
+EOS = 151645
 PLACEHOLDERS = {151665, 151666, 151667, 151668, 151669}
 
 
@@ -73,7 +73,7 @@ def test_labels_mask_exactly_prompt_and_placeholders(processor, mp4_with_audio, 
         if task == "description"
         else "The character's emotional state is happy, excited."
     )
-    assert decoded == expected_answer + "###<|endoftext|>"
+    assert decoded == expected_answer + "###<|im_end|>"
 
 
 def test_media_tensors_follow_kept_rows(processor, mp4_with_audio):
@@ -96,6 +96,24 @@ def test_over_long_samples_dropped_and_counted(processor, caplog):
     assert "'long'" in caplog.text and "1 of 2" in caplog.text
     collator(rows)
     assert (collator.num_dropped, collator.num_seen) == (2, 6)
+
+
+def test_undecodable_media_skipped_counted_and_named(processor, mp4_with_audio, corrupt_mp4, caplog):
+    """One corrupt clip must not stop training: its row is dropped like an over-long one, with the file named."""
+    collator = AffectGPTTrainingCollator(processor, ovlabel_ratio=1.0)
+    rows = [_row("good", video=str(mp4_with_audio)), _row("bad", video=str(corrupt_mp4)), _row("text")]
+    with caplog.at_level("WARNING", logger="processing.collator"):
+        batch = collator(rows)
+    alone = [collator(rows[i : i + 1]) for i in (0, 2)]
+    assert batch["input_ids"].shape[0] == 2 and batch["video_flags"].tolist() == [True, False]
+    for slot, one in enumerate(alone):  # the kept rows are exactly what they are on their own
+        n = int(one["attention_mask"].sum())
+        assert batch["input_ids"][slot, :n].tolist() == one["input_ids"][0, :n].tolist()
+        assert torch.equal(batch["pixel_values_videos"][slot], one["pixel_values_videos"][0])
+    assert (collator.num_media_errors, collator.num_dropped) == (1, 1)
+    assert "'bad'" in caplog.text and str(corrupt_mp4) in caplog.text
+    only_bad = collator([rows[1]])  # a batch of nothing decodable still trains (zero loss), never crashes
+    assert only_bad["labels"].eq(IGNORE_INDEX).all() and not only_bad["video_flags"].any()
 
 
 def test_all_dropped_batch_gives_zero_loss(processor):
@@ -151,7 +169,7 @@ def test_missing_target_falls_back(processor):
     # An empty label list is the OV sentence "neutral", as the official answer.
     batch = collator([_row("f", description=None, emotions=())])
     text = processor.tokenizer.decode(batch["labels"][0][batch["labels"][0] != IGNORE_INDEX])
-    assert text == "The character's emotional state is neutral.###<|endoftext|>"
+    assert text == "The character's emotional state is neutral.###<|im_end|>"
 
 
 def test_bad_arguments(processor):

@@ -128,7 +128,7 @@ for name in ("affectgpt", "modeling_affectgpt", "processing"):
     else:
         raise SystemExit(f"{name} is importable: the check would prove nothing")
 processor = AutoProcessor.from_pretrained(FOLDER, trust_remote_code=True)
-assert processor.tokenizer.convert_tokens_to_ids("<FrameHere>") == 151666
+assert processor.tokenizer.convert_tokens_to_ids("<FrameHere>") == 151667
 model = AutoModelForImageTextToText.from_pretrained(FOLDER, trust_remote_code=True).eval()
 data = np.load(INPUTS)
 with torch.no_grad():
@@ -214,3 +214,26 @@ def test_keep_adapter_saves_a_peft_adapter_with_the_same_logits(base_paths, tmp_
             input_ids=ids, pixel_values_videos=pixels, input_features=clips, attention_mask=mask
         ).logits
     assert (got - expected).abs().max().item() < ATOL
+
+
+@pytest.mark.parametrize("stop", [151645, 14374])  # <|im_end|>, "###": the official single-token stop words
+def test_converted_checkpoint_has_the_official_stop_settings(base_paths, tmp_path, stop):
+    from tests.conftest import scripted_logits
+
+    _, out = _convert(base_paths, Variant(), tmp_path)
+    generation = json.loads((out / "generation_config.json").read_text())
+    assert generation["eos_token_id"] == [151645, 14374] and generation["pad_token_id"] == 151645
+    model = _load(out)
+    ids, pixels, clips, mask = sample_inputs("frame")
+    length = ids.shape[1]
+    script = [100, 101, stop, 102]
+    with torch.no_grad():
+        generated = model.generate(
+            input_ids=ids,
+            attention_mask=mask,
+            pixel_values_videos=pixels,
+            input_features=clips,
+            max_new_tokens=8,
+            logits_processor=[scripted_logits(script, length)],
+        )
+    assert generated[0, length:].tolist() == [100, 101, stop]

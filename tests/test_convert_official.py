@@ -18,7 +18,7 @@ import pytest
 import torch
 from torch import nn
 
-TOKENS = {"frame": 151666, "face": 151667, "audio": 151668, "multi": 151669, "image": 151665}
+TOKENS = {"frame": 151667, "face": 151668, "audio": 151666, "multi": 151669, "image": 151665}
 LORA_PROJS = (
     "self_attn.q_proj",
     "self_attn.k_proj",

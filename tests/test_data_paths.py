@@ -141,3 +141,55 @@ def test_load_split_reads_the_current_files_not_a_cache_of_a_same_named_folder(t
     assert [r["name"] for r in load_split(second, "cfg", "test")] == ["p", "q"]
     _write_corpus(first, ["w"])  # rebuilt in place
     assert [r["name"] for r in load_split(first, "cfg", "test")] == ["w"]
+
+
+def test_load_split_prepares_only_the_wanted_split(tmp_path):
+    """`load_dataset(DIR, CONFIG, split="test")` alone reads and caches every split of the config; scoring a
+    test split must not read a (possibly huge) train split."""
+    import datasets
+    from datasets import Dataset
+
+    folder = tmp_path / "two-splits-probe"
+    (folder / "cfg").mkdir(parents=True)
+    for split, names in (("train", ["t0", "t1", "t2"]), ("test", ["x0"])):
+        Dataset.from_dict({"name": names}).to_parquet(folder / "cfg" / f"{split}-00000-of-00001.parquet")
+    (folder / "README.md").write_text(
+        "---\nconfigs:\n- config_name: cfg\n  data_files:\n  - split: train\n    path: cfg/train-*.parquet\n"
+        "  - split: test\n    path: cfg/test-*.parquet\n---\n"
+    )
+    assert [r["name"] for r in load_split(folder, "cfg", "test")] == ["x0"]
+    cached = [
+        p.name
+        for p in Path(datasets.config.HF_DATASETS_CACHE).rglob("*.arrow")
+        if "two-splits-probe" in p.name
+    ]
+    assert cached and not [name for name in cached if "train" in name], cached
+
+
+def test_load_split_of_a_same_named_folder_shows_its_own_split_sizes(tmp_path, capfd):
+    """datasets' "Generating test split" bar took its total from the cached record of a same-named folder loaded
+    before ("4/10", and the bench showed 16/240); the totals it prints must be this folder's own."""
+    import re
+
+    from datasets.utils.logging import enable_progress_bar
+
+    from dataset_scripts.card import CardInfo
+    from dataset_scripts.schema import make_row
+    from dataset_scripts.writer import write_dataset
+
+    enable_progress_bar()
+    card = CardInfo(title="t", license="other", summary="s")
+    sizes = {"a": (30, 10), "b": (12, 4)}
+    for parent, (train, test) in sizes.items():
+        rows = {
+            split: [make_row(f"{parent}{split}{i}", source="t", split=split) for i in range(n)]
+            for split, n in (("train", train), ("test", test))
+        }
+        write_dataset(tmp_path / parent / "same-name", {"cfg": rows}, card, progress=False)
+    for parent, (_, test) in sizes.items():
+        capfd.readouterr()
+        ds = load_split(tmp_path / parent / "same-name", "cfg", "test")
+        assert len(ds) == test and ds.info.splits["test"].num_examples == test
+        shown = capfd.readouterr().err.replace("\r", "\n")
+        totals = {(int(a), int(b)) for a, b in re.findall(r"Generating \w+ split:.*?(\d+)/(\d+)", shown)}
+        assert all(total in sizes[parent] for _, total in totals), (parent, totals)

@@ -119,3 +119,37 @@ def test_embed_media_and_push_wiring(media, tmp_path, monkeypatch):
     )
     push_to_hub(embedded, "user/repo")
     assert calls == [("user/repo", "c", True), ("user/repo", "d", True)]
+
+
+def test_plain_load_dataset_returns_the_current_rows(media, tmp_path):
+    """The documented `load_dataset(DIR, CONFIG)`, no download_mode: the rows of this build, not those of an
+    earlier build in place nor of another folder of the same name (datasets keys its cache on name and card)."""
+    from datasets import load_dataset
+
+    def build(out, names, overwrite=False):
+        rows = [make_row(n, source="t", split="test", video=media[0], emotions=["happy"]) for n in names]
+        write_dataset(out, {"c": {"test": rows}}, CARD, overwrite=overwrite, progress=False)
+
+    def names(out):
+        return load_dataset(str(out), "c", split="test")["name"]
+
+    first, second = tmp_path / "a" / "ds", tmp_path / "b" / "ds"
+    build(first, ["x0", "x1"])
+    assert names(first) == ["x0", "x1"]
+    build(second, ["y0", "y1", "y2"])  # same folder name, other rows
+    assert names(second) == ["y0", "y1", "y2"]
+    build(first, ["z0"], overwrite=True)  # rebuilt in place
+    assert names(first) == ["z0"]
+    card = (first / "README.md").read_text()
+    assert "content sha256 " in card
+
+
+def test_only_cards_without_fingerprints_need_a_forced_reread(media, tmp_path):
+    from dataset_scripts.writer import local_load_kwargs
+
+    out = tmp_path / "ds"
+    write_dataset(out, {"c": {"test": _rows(*media)}}, CARD, progress=False)
+    assert local_load_kwargs(out) == {}
+    (out / "README.md").write_text("---\nconfigs:\n- config_name: c\n  data_files: c/*.parquet\n---\n")
+    assert local_load_kwargs(out)["download_mode"] == "force_redownload"
+    assert local_load_kwargs(tmp_path / "missing")["download_mode"] == "force_redownload"

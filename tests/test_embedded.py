@@ -64,7 +64,7 @@ def test_demo_runs_end_to_end(wheel_dir, tmp_path, monkeypatch):
 
 def test_custom_code_copies_match_the_source():
     """The folder runs its own copy of our code (trust_remote_code): a change to modeling_affectgpt/ or
-    processing/ must be re-saved into it (load it and save_pretrained again), or the default model drifts."""
+    processing/ must be re-saved into it with `make sync-embedded`, or the default model drifts."""
     from tests.conftest import REPO_ROOT
 
     copies = sorted(DEFAULT_MODEL_DIR.glob("*.py"))
@@ -72,4 +72,39 @@ def test_custom_code_copies_match_the_source():
     for copy in copies:
         sources = [REPO_ROOT / pkg / copy.name for pkg in ("modeling_affectgpt", "processing")]
         source = next(p for p in sources if p.exists())
-        assert copy.read_text() == source.read_text(), f"{copy.name} differs from {source}"
+        assert copy.read_text() == source.read_text(), (
+            f"{copy} differs from {source}: run `make sync-embedded` to re-save the embedded model"
+        )
+
+
+def test_derived_files_match_the_code():
+    """Tokenizer, token ids and stop settings of the folder are what the code builds (`make sync-embedded`)."""
+    from transformers import AutoTokenizer
+
+    from affectgpt.presets import TOKEN_IDS, generation_defaults
+    from processing import build_qwen_tokenizer
+
+    hint = "run `make sync-embedded` to re-save the embedded model"
+    built, saved = build_qwen_tokenizer(), AutoTokenizer.from_pretrained(DEFAULT_MODEL_DIR)
+    assert saved.get_vocab() == built.get_vocab(), hint
+    for name in ("bos_token_id", "eos_token_id", "pad_token_id"):
+        assert getattr(saved, name) == getattr(built, name), f"tokenizer {name}: {hint}"
+    config = json.loads((DEFAULT_MODEL_DIR / "config.json").read_text())
+    assert {k: config[k] for k in TOKEN_IDS} == TOKEN_IDS, hint
+    generation = json.loads((DEFAULT_MODEL_DIR / "generation_config.json").read_text())
+    expected = generation_defaults(built)
+    assert generation["eos_token_id"] == expected.eos_token_id == [151645, 14374], hint
+    assert generation["pad_token_id"] == expected.pad_token_id == 151645, hint
+
+
+def test_loading_the_processor_prints_no_deprecation_warning():
+    """transformers 5 warns on every load when a processor names its sub-processor classes by attribute."""
+    code = (
+        "from transformers import AutoProcessor; import sys; "
+        f"p = AutoProcessor.from_pretrained({str(DEFAULT_MODEL_DIR)!r}, trust_remote_code=True); "
+        "print(type(p.image_processor).__name__, type(p.feature_extractor).__name__)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "deprecated" not in done.stderr, done.stderr
+    assert done.stdout.split() == ["CLIPImageProcessorPil", "Wav2Vec2FeatureExtractor"]

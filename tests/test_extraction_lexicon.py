@@ -14,8 +14,8 @@ from metrics.extraction import (
 
 
 @pytest.fixture(scope="module")
-def lexicon(wheel_dir):
-    return LexiconExtractor(wheel_dir)
+def lexicon():
+    return LexiconExtractor()  # the bundled table: no files needed
 
 
 def test_ov_sentence_is_parsed_exactly(lexicon):
@@ -41,18 +41,58 @@ def test_multiword_phrases_longest_first(lexicon):
     assert lexicon.extract_one("Happy, happy and HAPPY!") == ["happy"]  # deduplicated, lowercased
 
 
+def test_neutral_is_a_label_that_scores_as_nothing(lexicon):
+    assert lexicon.extract_one("He seems neutral, just listening.") == ["neutral"]
+    assert lexicon.extract_one("She is not neutral at all, rather angry.") == ["angry"]
+    lists = [
+        ["neutral"],
+        ["neutral", "calm"],
+        ["happy", "joyful", "calm", "neutral"],
+        ["neutral", "happy", "joyful", "calm"],
+    ]
+    # happy, joyful and calm have valence 1 (all five wheels positive); the margin is 1 per word
+    assert lexicon.to_sentiment(lists) == [
+        "neutral",
+        "neutral",  # 1.25 <= 2
+        "neutral",  # 1 + 1.25 + 1.5 = 3.75 <= 4
+        "positive",  # the same words later weigh 1.25 + 1.5 + 1.75 = 4.5 > 4
+    ]
+    assert [lexicon.tables.map_word("neutral", w) for w in range(1, 6)] == [""] * 5
+
+
+def test_sentiment_weighs_words_by_how_many_wheels_agree(lexicon):
+    """A word every wheel calls negative outweighs a later word only three of five wheels call positive."""
+    sectors = [lexicon.tables.map_word("relaxed", w) for w in range(1, 6)]
+    assert sectors == ["", "", "peaceful", "joy", "peaceful"]  # valence 3/5
+    assert lexicon.word_valence("sad") == -1
+    assert lexicon.to_sentiment([["sad", "relaxed"], ["relaxed", "sad"]]) == [
+        "negative",  # -1 + 1.25 * 0.6 = -0.25 (a majority sign, +1, would give +0.25)
+        "negative",
+    ]
+
+
 def test_sentiment_rule(lexicon):
     assert lexicon.to_sentiment(
-        [["happy", "relaxed"], ["sad", "angry"], ["happy", "sad"], [], ["surprise"]]
+        [["happy", "relaxed"], ["sad", "angry"], ["happy", "sad"], ["sad", "happy"], [], ["surprise"]]
     ) == [
         "positive",
         "negative",
-        "neutral",  # tie
+        "negative",  # +1 - 1.25: the later word weighs more
+        "positive",
         "neutral",
         "neutral",  # surprised has no polarity; the other wheels tie
     ]
+    # a list that names its valence takes it; naming both falls back to the word polarities
+    assert lexicon.to_sentiment(
+        [["sad", "angry", "positive"], ["happy", "Negative"], ["sad", "positive", "negative"]]
+    ) == [
+        "positive",
+        "negative",
+        "negative",  # -1 + 1.25 * v(positive) + 1.5 * v(negative) = -1 + 1.25 * 0.8 - 1.5 * 0.2 = -0.3
+    ]
     # the data quirk: "fear" reaches positive sectors on 4 of 5 wheels, so its majority polarity is positive
     assert lexicon.word_polarity("fear") == 1 and lexicon.word_polarity("scared") == -1
+    assert lexicon.word_valence("fear") == pytest.approx(3 / 5) and lexicon.word_valence("scared") == -1
     with pytest.raises(TypeError):
         lexicon.sentiment_one("happy")
 

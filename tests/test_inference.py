@@ -9,7 +9,6 @@ from affectgpt.inference import (
     DEFAULT_MODEL_DIR,
     AffectGPTPipeline,
     PipelineError,
-    cut_answer,
     load_extractor,
     normalize_clip,
 )
@@ -32,13 +31,6 @@ def clips(clips_dir):
         {"video": str(clips_dir["no_audio"]), "audio": str(clips_dir["wav"]), "subtitle": "Leave me alone."},
         {"audio": str(clips_dir["wav"]), "subtitle": "ok"},
     ]
-
-
-def test_cut_answer_stops_at_turn_separator():
-    assert cut_answer(" The character's emotional state is happy.###Human: more") == (
-        "The character's emotional state is happy."
-    )
-    assert cut_answer("no separator ") == "no separator"
 
 
 def test_normalize_clip_names_missing_file(tmp_path):
@@ -88,13 +80,33 @@ def test_official_decoding_is_seeded(pipe, clips):
 def test_generation_settings(pipe):
     official = pipe.generation_kwargs("official")
     assert (official["do_sample"], official["temperature"], official["top_p"]) == (True, 1.0, 0.9)
-    assert official["max_new_tokens"] == 1200
+    assert official["max_new_tokens"] == 1200 and official["num_beams"] == 1
     greedy = pipe.generation_kwargs("greedy", max_new_tokens=5)
     assert greedy["do_sample"] is False and greedy["max_new_tokens"] == 5
     with pytest.raises(PipelineError, match="unknown decoding"):
         pipe.generation_kwargs("beam")
     with pytest.raises(PipelineError, match="unknown task"):
         pipe([{"subtitle": "x"}], task="caption")
+
+
+@pytest.mark.parametrize(
+    ("script", "kept"),
+    [
+        ([100, 151645, 100], 2),  # eos <|im_end|>
+        ([100, 14374, 100], 2),  # "###"
+        ([100, 565, 2, 100], 3),  # "##" "#"
+        ([100, 2, 565, 100], 3),  # "#" "##"
+        ([100, 16600, 100], 6),  # " ###" is not an official stop word: runs to max_new_tokens
+    ],
+)
+def test_generation_stops_on_the_official_stop_words(pipe, clips, script, kept):
+    from tests.conftest import scripted_logits
+
+    _, inputs = pipe.encoder()(clips[:1])
+    length = inputs["input_ids"].shape[1]
+    kwargs = pipe.generation_kwargs("greedy", max_new_tokens=6, prompt_length=length)
+    out = pipe.model.generate(**inputs, **kwargs, logits_processor=[scripted_logits(script, length)])
+    assert out[0, length:].tolist() == (script + [script[-1]] * 6)[:kept]
 
 
 def test_stream_is_cumulative_and_matches_batch(pipe, clips):

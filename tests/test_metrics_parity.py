@@ -1,4 +1,5 @@
-"""Parity with the official MER-UniBench scorer: its golden mapping and golden scores, and the data's known facts."""
+"""Parity with the official MER-UniBench scorer: its golden mapping and golden scores, and the data's known facts,
+each with the bundled table and with the official files."""
 
 from __future__ import annotations
 
@@ -9,10 +10,18 @@ import pytest
 
 from metrics.mer_unibench import load_wheels, score_dataset
 
+SOURCES = ["bundled", "official"]
+
+
+@pytest.fixture(scope="module", params=SOURCES)
+def source(request):
+    """None (the bundled table) or the folder with the official files (skips without them)."""
+    return None if request.param == "bundled" else request.getfixturevalue("official_wheel_dir")
+
 
 @pytest.fixture(scope="module")
-def tables(wheel_dir):
-    return load_wheels(wheel_dir)
+def tables(source):
+    return load_wheels(source)
 
 
 @pytest.fixture(scope="module")
@@ -61,11 +70,11 @@ def _same(got: float, expected: float) -> bool:
     return (math.isnan(got) and math.isnan(expected)) or abs(got - expected) <= 1e-9
 
 
-def test_every_golden_case(golden_cases, wheel_dir):
+def test_every_golden_case(golden_cases, source):
     assert len(golden_cases) == 123
     nan_cases = 0
     for i, case in enumerate(golden_cases):
-        got = score_dataset(case["task"], case["predictions"], case["references"], wheel_dir)
+        got = score_dataset(case["task"], case["predictions"], case["references"], source)
         expected = {k: float(v) for k, v in case["expected"].items()}
         assert set(got) == set(expected), i
         assert all(_same(got[k], expected[k]) for k in expected), (i, case["task"], got, expected)

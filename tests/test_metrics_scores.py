@@ -58,12 +58,46 @@ def test_vectorised_parser_agrees_with_per_sample_parser(tables):
         "[\x00happy]",
         "fear,,",
     ]
+    _assert_parsed_as_official(samples, tables)
+
+
+def test_vectorised_parser_with_separator_items(tables):
+    """An item that is the buffer's separator character must not shift the labels of later samples."""
+    samples = ["[happy, \x00, sad]", "joy", "\x00", "angry", " \x00 ,fear", "[sad]"]
+    _assert_parsed_as_official(samples, tables)
+
+
+def _assert_parsed_as_official(samples, tables):
     owner, ids = encode_samples(samples, tables.vocab)
     got = sorted(zip(owner.tolist(), ids.tolist()))
     want = sorted(
         (i, tables.vocab[w]) for i, s in enumerate(samples) for w in parse_labels(s) if w in tables.vocab
     )
     assert got == want
+
+
+def test_vectorised_bracket_rule_at_sample_edges(tables):
+    """One leading "[" and one trailing "]" per sample, also for neighbours, empties and doubled brackets."""
+    edges = [
+        "[happy]",
+        "happy]",
+        "[happy",
+        "]",
+        "[",
+        "[]",
+        "[[happy]]",
+        "]happy[",
+        "[]happy",
+        "happy[]",
+        "sad",
+    ]
+    samples = [a + b for a in ("", "[", "]") for b in edges] + edges[::-1]
+    owner, ids = encode_samples(samples, tables.vocab)
+    got = sorted(zip(owner.tolist(), ids.tolist()))
+    want = sorted(
+        (i, tables.vocab[w]) for i, s in enumerate(samples) for w in parse_labels(s) if w in tables.vocab
+    )
+    assert want and got == want
 
 
 def test_fine_grained_by_hand(tables):
@@ -123,6 +157,19 @@ def test_sentiment_by_hand():
     got = sentiment_scores(preds, refs)
     assert got["accuracy"] == pytest.approx(3 / 5)
     assert got["weighted_f1"] == pytest.approx((2 * 0.5 + 3 * 2 / 3) / 5)
+
+
+def test_sentiment_accepts_numpy_scalars_and_rejects_bools():
+    """The one-pass type checks (exact str / float / int) hand every other type to the per-sample check."""
+    preds = ["positive", "negative", "neutral", "Positive", "positive", "mixed"]
+    refs = [1.0, -2.0, 0.0, 0.5, -0.3, -1.0]
+    expected = sentiment_scores(preds, refs)
+    assert sentiment_scores(list(np.array(preds)), list(np.array(refs))) == expected
+    assert sentiment_scores(preds, [1, -2, 0, 0.5, -0.3, -1]) == expected
+    with pytest.raises(TypeError, match=r"references\[1\] must be a valence number"):
+        sentiment_scores(preds, [1.0, True, 0.0, 0.5, -0.3, -1.0])
+    with pytest.raises(TypeError, match=r"predictions\[2\] must be a sentiment string"):
+        sentiment_scores(["positive", "negative", 1, "x", "y", "z"], refs)
 
 
 @pytest.mark.parametrize(

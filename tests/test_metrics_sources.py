@@ -1,4 +1,4 @@
-"""Where the wheel files come from: argument, env var, HF cache; checksum and offline errors."""
+"""The official wheel files: folder checks (argument, env var), checksum errors, the explicit download."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from metrics.mer_unibench import (
     WHEEL_FILES,
     ChecksumError,
     WheelFilesNotFoundError,
+    download_wheel_files,
+    load_wheels,
     resolve_wheel_dir,
     sources,
 )
@@ -25,18 +27,19 @@ def no_wheels(monkeypatch, tmp_path):
     return tmp_path
 
 
-def test_argument_and_env_var(wheel_dir, monkeypatch):
-    assert resolve_wheel_dir(wheel_dir) == wheel_dir.resolve()
-    monkeypatch.setenv(ENV_VAR, str(wheel_dir))
-    assert resolve_wheel_dir() == wheel_dir.resolve()
+def test_argument_and_env_var(official_wheel_dir, monkeypatch):
+    assert resolve_wheel_dir(official_wheel_dir) == official_wheel_dir.resolve()
+    assert load_wheels(official_wheel_dir).source == str(official_wheel_dir.resolve())
+    monkeypatch.setenv(ENV_VAR, str(official_wheel_dir))
+    assert load_wheels().source == str(official_wheel_dir.resolve())
 
 
-def test_offline_without_files_says_how_to_provide_them(no_wheels):
+def test_offline_download_without_files_says_how_to_provide_them(no_wheels):
     with pytest.raises(WheelFilesNotFoundError) as info:
-        resolve_wheel_dir()
+        download_wheel_files()
     message = str(info.value)
     assert ENV_VAR in message and "wheel_dir=" in message and "HF_HUB_OFFLINE" in message
-    assert "raw.githubusercontent.com/zeroQiaoba/AffectGPT" in message
+    assert "raw.githubusercontent.com/zeroQiaoba/AffectGPT" in message and "bundled table" in message
 
 
 def test_missing_file_is_named(no_wheels):
@@ -45,21 +48,21 @@ def test_missing_file_is_named(no_wheels):
         resolve_wheel_dir(no_wheels / "partial")
 
 
-def test_checksum_mismatch_names_the_file(wheel_dir, tmp_path):
+def test_checksum_mismatch_names_the_file(official_wheel_dir, tmp_path):
     copy = tmp_path / "wheels"
-    shutil.copytree(wheel_dir, copy)
+    shutil.copytree(official_wheel_dir, copy)
     (copy / "wheel3.xlsx").write_bytes((copy / "wheel3.xlsx").read_bytes() + b"\0")
     with pytest.raises(ChecksumError, match=r"wheel3\.xlsx"):
         resolve_wheel_dir(copy)
     assert resolve_wheel_dir(copy, verify=False) == copy.resolve()  # explicit opt-out for edited wheels
 
 
-def test_cached_copy_is_used_offline(no_wheels, wheel_dir):
+def test_cached_copy_is_used_offline(no_wheels, official_wheel_dir):
     cache = sources.default_cache_dir()
     cache.mkdir(parents=True)
     for name in WHEEL_FILES:
-        shutil.copy(wheel_dir / name, cache / name)
-    assert resolve_wheel_dir() == cache.resolve()
+        shutil.copy(official_wheel_dir / name, cache / name)
+    assert download_wheel_files() == cache.resolve()
 
 
 def test_download_verifies_checksum(no_wheels, monkeypatch):
@@ -79,4 +82,5 @@ def test_download_verifies_checksum(no_wheels, monkeypatch):
 
     monkeypatch.setattr(sources.urllib.request, "urlopen", lambda url, timeout: _Response())
     with pytest.raises(ChecksumError, match="format.csv"):
-        resolve_wheel_dir()
+        download_wheel_files()
+    assert not any(sources.default_cache_dir().glob("*.xlsx"))  # nothing half-written left behind

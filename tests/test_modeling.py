@@ -24,7 +24,7 @@ from modeling_affectgpt import (
 )
 from tests.conftest import TINY_TEST_MODEL, tiny_test_media
 
-FRAME, FACE, AUDIO, MULTI = 151666, 151667, 151668, 151669
+FRAME, FACE, AUDIO, MULTI = 151667, 151668, 151666, 151669
 IM_START = 151644
 
 

@@ -19,7 +19,7 @@ from affectgpt.presets import (
 )
 from modeling_affectgpt import AffectGPTForConditionalGeneration
 
-FRAME, AUDIO, MULTI, IM_START = 151666, 151668, 151669, 151644
+FRAME, AUDIO, MULTI, IM_START = 151667, 151666, 151669, 151644
 LORA_LINEARS = {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}
 
 
@@ -40,12 +40,9 @@ def test_tiny_preset_shapes_and_token_ids():
     assert config.tie_word_embeddings and config.fusion_hidden_size == 64
     assert (config.vision_config.hidden_size, config.vision_config.projection_dim) == (32, 32)
     assert (config.audio_config.hidden_size, config.audio_config.num_hidden_layers) == (32, 4)
-    assert [config.frame_token_id, config.face_token_id, config.audio_token_id, config.multi_token_id] == [
-        151666,
-        151667,
-        151668,
-        151669,
-    ]
+    # Official add order: Image, Audio, Frame, Face, Multi (official_media/prompts.json).
+    ids = [config.image_token_id, config.audio_token_id, config.frame_token_id, config.face_token_id]
+    assert ids + [config.multi_token_id] == [151665, 151666, 151667, 151668, 151669]
     # Overrides merge into sub-config dicts and replace top-level fields.
     changed = build_config("tiny", text_config={"num_hidden_layers": 3}, multi_fusion="none")
     assert changed.text_config.num_hidden_layers == 3 and changed.text_config.hidden_size == 64
@@ -159,10 +156,8 @@ def test_init_tiny_writes_loadable_model_and_processor(tmp_path):
     assert main(["init", str(out), "--preset", "tiny", "--seed", "1"]) == 0
     config = json.loads((out / "config.json").read_text())
     assert config["auto_map"]["AutoProcessor"] == "processing_affectgpt.AffectGPTProcessor"
-    assert json.loads((out / "generation_config.json").read_text())["eos_token_id"] == [
-        151643,
-        HASHES_TOKEN_ID,
-    ]
+    generation = json.loads((out / "generation_config.json").read_text())
+    assert generation["eos_token_id"] == [151645, HASHES_TOKEN_ID] and generation["pad_token_id"] == 151645
     model = AutoModelForImageTextToText.from_pretrained(out)
     assert isinstance(model, AffectGPTForConditionalGeneration)
     processor = AutoProcessor.from_pretrained(out, trust_remote_code=True)
@@ -258,3 +253,19 @@ def test_build_model_constructs_in_the_requested_dtype_and_restores_the_default(
     ids = torch.tensor([[101, 102, 103]])
     with torch.no_grad():
         assert model(input_ids=ids).logits.dtype == torch.bfloat16
+
+
+def test_training_from_an_old_folder_writes_the_official_stop_settings(tmp_path):
+    """`train` from `model.pretrained`: the export's eos/pad follow the tokenizer it trains with, not whatever
+    generation config an older folder carried (eos <|endoftext|> before the official tokens were fixed)."""
+    from affectgpt.train import build_model_and_processor
+    from processing import build_processor
+
+    model = build_model("tiny")
+    model.generation_config.eos_token_id, model.generation_config.pad_token_id = [151643, 14374], 151643
+    model.save_pretrained(tmp_path)
+    build_processor().save_pretrained(tmp_path)
+    loaded, processor = build_model_and_processor({"pretrained": str(tmp_path)})
+    assert processor.tokenizer.eos_token_id == 151645
+    assert loaded.generation_config.eos_token_id == [151645, HASHES_TOKEN_ID]
+    assert loaded.generation_config.pad_token_id == 151645

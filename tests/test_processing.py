@@ -15,7 +15,7 @@ from processing.media import MediaError, split_audio_clips
 from processing.prompts import DESCRIPTION_QUESTION, OVLABEL_QUESTION
 from tests.conftest import make_frames, make_tone
 
-FRAME, FACE, AUDIO, MULTI = 151666, 151667, 151668, 151669
+FRAME, FACE, AUDIO, MULTI = 151667, 151668, 151666, 151669
 
 
 @pytest.fixture(scope="module")
@@ -139,7 +139,7 @@ def test_mixed_batch_flags_placeholders_and_left_padding(processor, mp4_with_aud
     mask = out["attention_mask"]
     assert mask[:, -1].all() and not mask.all()  # left padded: every row ends with a real token
     pad_rows = ~mask.bool()
-    assert (out["input_ids"][pad_rows] == 151643).all()
+    assert (out["input_ids"][pad_rows] == 151645).all()  # official pad = eos = <|im_end|>
     assert processor.tokenizer.decode(out["input_ids"][2][mask[2].bool()]).startswith(
         "###Human: The audio content is as follows: <Audio><AudioHere></Audio>. The subtitle"
     )
@@ -240,9 +240,15 @@ def test_chat_template_training_text_with_answer(processor):
     )
 
 
-def test_decode_cuts_at_stop_string(processor):
-    ids = processor.tokenizer("The person is calm.### extra ###Human: x")["input_ids"] + [151643]
-    assert processor.batch_decode([ids]) == ["The person is calm."]
+def test_decode_follows_the_official_post_processing(processor):
+    """decode, keep what precedes eos, cut before the LAST "###", keep what follows "Assistant:", strip
+    (conversation_video.py:275-281). Padding after eos (pad = eos) and anything after it is dropped."""
+    tok = processor.tokenizer
+    ids = (
+        tok("The person is calm.### extra ###")["input_ids"] + [151645, 151645] + tok("junk###")["input_ids"]
+    )
+    assert processor.batch_decode([ids]) == ["The person is calm.### extra"]
+    ids = tok(" ###Assistant: The person is calm.###")["input_ids"] + [151645]
     assert processor.decode(ids) == "The person is calm."
     assert processor.post_process_image_text_to_text([ids]) == ["The person is calm."]
 
@@ -335,3 +341,58 @@ def test_random_frames_sizes_and_rates_never_crash(processor, n, height, width, 
 
 def test_processor_class_is_registered_for_auto():
     assert AffectGPTProcessor._auto_class == "AutoProcessor"
+
+
+def test_placeholder_strings_in_user_text_are_read_as_words(processor):
+    """A subtitle or question quoting a placeholder must not add a placeholder token (the model would refuse the
+    clip because its features fill only the real ones)."""
+    quoted = "say <AudioHere><FrameHere> <MultiHere> <FaceHere> <ImageHere> now"
+    out = processor(
+        videos=[make_frames(8)],
+        audio=[(make_tone(1.0), 16000)],
+        subtitles=[quoted],
+        questions=["What is <AudioHere>?"],
+    )
+    assert _counts(out["input_ids"][0], out["attention_mask"][0]) == {
+        "frame": 1,
+        "face": 0,
+        "audio": 1,
+        "multi": 1,
+    }
+    assert (out["input_ids"][0] == 151665).sum() == 0  # <ImageHere>
+    text = processor.tokenizer.decode(out["input_ids"][0])
+    assert "say <Audio Here><Frame Here> <Multi Here> <Face Here> <Image Here> now" in text
+    assert "What is <Audio Here>? ###Assistant: " in text
+
+
+_INSTRUCTION = "Now, please answer my question based on all the provided information."  # official wording
+
+
+def test_over_long_subtitle_is_cut_to_fit_with_a_warning(processor, caplog):
+    from processing.processing_affectgpt import MAX_PROMPT_TOKENS
+
+    assert MAX_PROMPT_TOKENS == 2000 - 1200  # official: prompt + 1200 new tokens within 2000
+    subtitle = "word " * 20000  # 100k characters, ~20k tokens
+    with caplog.at_level("WARNING"):
+        out = processor(videos=[make_frames(8)], audio=[(make_tone(1.0), 16000)], subtitles=[subtitle])
+    ids = out["input_ids"][0].tolist()
+    assert len(ids) <= MAX_PROMPT_TOKENS and len(ids) > MAX_PROMPT_TOKENS - 10
+    assert _counts(out["input_ids"][0], out["attention_mask"][0]) == {
+        "frame": 1,
+        "face": 0,
+        "audio": 1,
+        "multi": 1,
+    }
+    text = processor.tokenizer.decode(ids)
+    assert text.startswith("###Human: ") and text.endswith(
+        f"</Subtitle>. {_INSTRUCTION} {DESCRIPTION_QUESTION} ###Assistant: "
+    )
+    assert (
+        "<ndarray>: subtitle of 100000 characters cut" in caplog.text
+        and "max_prompt_tokens=800" in caplog.text
+    )
+    # A prompt that fits is left alone, and training (truncate_subtitles=False) never cuts.
+    short = processor(subtitles=["word " * 50])
+    assert processor.tokenizer.decode(short["input_ids"][0]).count("word") == 50
+    whole = processor(subtitles=[subtitle], truncate_subtitles=False, return_tensors=None)
+    assert len(whole["input_ids"][0]) > 20000

@@ -44,10 +44,11 @@ def test_model_from_env_is_loaded_lazily_and_streams(
     app = load_app()
     demo = app.build_app()  # nothing loaded yet: the first request loads AFFECTGPT_MODEL
     with serve(demo, app) as url:
-        (text, _chips, _chart, note), outputs = _call(url, mp4_with_audio)
+        (text, _chips, _table, modalities, note), outputs = _call(url, mp4_with_audio)
         assert isinstance(text, str) and outputs  # random weights: any text, but through the real pipeline
-        (text, _chips, _chart, note), _ = _call(url, mp4_no_audio, task="ovlabel")
-        assert "no audio track" in note
+        assert modalities == "**Modalities used:** audio, frames"
+        (text, _chips, _table, modalities, note), _ = _call(url, mp4_no_audio, task="ovlabel")
+        assert "no audio" in note and modalities == "**Modalities used:** frames"
 
 
 def test_embedded_default_model_describes_a_clip():
@@ -55,9 +56,18 @@ def test_embedded_default_model_describes_a_clip():
     from affectgpt.commands.demo import CLIPS_DIR
 
     app = load_app()
-    demo = app.build_app(app.load_pipeline())
+    pipeline = app.load_pipeline()
+    demo = app.build_app(pipeline)
+    header = next(
+        c for c in demo.get_config_file()["components"] if c["props"].get("elem_id") == "model-info"
+    )
+    params = sum(p.numel() for p in pipeline.model.parameters())
+    assert (
+        "affectgpt-tiny-synth" in header["props"]["value"]
+        and f"{params / 1e6:.1f} M" in header["props"]["value"]
+    )
     with serve(demo, app) as url:
-        (text, chips, _chart, _note), _ = _call(
+        (text, chips, _table, _modalities, _note), _ = _call(
             url,
             CLIPS_DIR / "synth_00048.mp4",
             subtitle="Everything went perfectly today!",

@@ -130,8 +130,8 @@ def test_word_sectors_without_words_is_empty():
 def test_bundled_example_clips_are_decodable_videos_with_subtitles():
     clips = support.example_clips(limit=2)
     assert len(clips) == 2  # the package bundles clips (affectgpt/embedded/clips)
-    for clip, subtitle in clips:
-        assert "embedded" in clip.parts and subtitle
+    for clip, subtitle, truth in clips:
+        assert "embedded" in clip.parts and subtitle and truth
         assert support.probe_video(clip, max_bytes=50 * MB, max_seconds=60).duration > 0
 
 
@@ -139,8 +139,9 @@ def test_generated_examples_live_in_a_private_temp_dir():
     """The fallback when a deployment ships no bundled clips."""
     clips = support._generate_clips(2)
     assert len(clips) == 2
-    for clip, subtitle in clips:
+    for clip, subtitle, truth in clips:
         assert Path(clip).parent.name.startswith("affectgpt-space-examples-") and subtitle
+        assert truth in {"happy", "sad", "surprise", "angry", "worried"}
         assert os.access(clip, os.R_OK)
         assert support.probe_video(clip, max_bytes=50 * MB, max_seconds=60).duration > 0
 
@@ -157,3 +158,19 @@ def test_word_sectors_use_the_official_wheels(wheel_dir):
 def test_word_sectors_without_wheel_files_explains_instead_of_failing(tmp_path):
     rows, note = support.word_sectors(["happy"], tmp_path)
     assert rows == [] and "emotion-wheel files are unavailable" in note
+
+
+def test_model_summary_names_the_model_and_its_size():
+    from affectgpt.presets import build_model
+
+    class Loaded:
+        source = "/models/my-affectgpt"
+        model = build_model("tiny")
+
+    params = sum(p.numel() for p in Loaded.model.parameters())
+    line = support.model_summary(Loaded())
+    assert line.startswith("**Model:** /models/my-affectgpt") and f"{params / 1e6:.1f} M parameters" in line
+    assert "vision: " in line and "audio: " in line and "LLM: " in line
+    assert "embedded demo model" in support.model_summary(None) and "first request" in support.model_summary(
+        None
+    )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import re
 
 import numpy as np
@@ -123,10 +122,9 @@ def test_load_dataset_offline(synth_out):
 
 def test_descriptions_use_only_their_own_wheel_words(wheel_dir):
     """Physical cue phrases avoid every emotion-wheel variant, so a lexicon extractor finds only the labels."""
-    variants = set()
-    with (wheel_dir / "format.csv").open(encoding="utf-8") as fh:
-        for row in csv.reader(fh):
-            variants.update(w.strip().lower() for cell in row for w in cell.split(",") if w.strip())
+    from metrics.mer_unibench import load_wheels
+
+    variants = {w.strip().lower() for w in load_wheels(wheel_dir).variant_map}
     rng = np.random.default_rng(5)
     for spec in plan_clips(300, seed=5):  # text only: no need to render the clips
         description, emotions = describe(spec.face, spec.voice, spec.text, spec.emotion, rng)

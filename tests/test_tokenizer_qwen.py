@@ -14,9 +14,10 @@ def tokenizer():
 
 def test_size_and_special_ids(tokenizer):
     assert len(tokenizer) == 151670
-    assert tokenizer.eos_token == tokenizer.pad_token == "<|endoftext|>"
-    assert tokenizer.eos_token_id == tokenizer.pad_token_id == 151643
-    assert tokenizer.bos_token is None
+    # Official load_tokenizer_from_LLM: pad = eos = <|im_end|>, bos = <|im_start|> (official_media/README.md).
+    assert tokenizer.eos_token == tokenizer.pad_token == "<|im_end|>"
+    assert tokenizer.eos_token_id == tokenizer.pad_token_id == 151645
+    assert (tokenizer.bos_token, tokenizer.bos_token_id) == ("<|im_start|>", 151644)
     ids = tokenizer.convert_tokens_to_ids([token for token, _ in QWEN_SPECIAL_TOKENS])
     assert ids == list(range(151643, 151665))
     assert tokenizer.convert_tokens_to_ids(list(PLACEHOLDER_TOKENS)) == list(range(151665, 151670))
@@ -39,15 +40,15 @@ def test_known_encodings(tokenizer, text, ids):
 
 def test_placeholders_are_atomic_and_no_bos(tokenizer):
     ids = tokenizer("x<FrameHere><AudioHere><MultiHere><FaceHere><ImageHere>y")["input_ids"]
-    assert ids[1:6] == [151666, 151668, 151669, 151667, 151665]
-    assert ids[0] != 151643 and len(ids) == 7  # nothing prepended
+    assert ids[1:6] == [151667, 151666, 151669, 151668, 151665]
+    assert len(ids) == 7 and ids[0] != 151644 and ids[-1] != 151645  # neither bos nor eos added
 
 
 def test_decode_round_trip_and_skip_special(tokenizer):
     text = "The character's emotional state is happy, sad.###"
     ids = tokenizer(text)["input_ids"]
     assert tokenizer.decode(ids) == text
-    assert tokenizer.decode(ids + [151643, 151666], skip_special_tokens=True) == text
+    assert tokenizer.decode(ids + [151645, 151666], skip_special_tokens=True) == text
 
 
 def test_save_load_round_trip(tokenizer, tmp_path):
@@ -57,4 +58,5 @@ def test_save_load_round_trip(tokenizer, tmp_path):
     loaded = AutoTokenizer.from_pretrained(tmp_path)
     text = "###Human: <Audio><AudioHere></Audio> 你好 ###Assistant: "
     assert loaded(text)["input_ids"] == tokenizer(text)["input_ids"]
-    assert len(loaded) == 151670 and loaded.pad_token_id == 151643 and loaded.bos_token is None
+    assert len(loaded) == 151670 and loaded.pad_token_id == loaded.eos_token_id == 151645
+    assert loaded.bos_token_id == 151644 and loaded("x")["input_ids"] == tokenizer("x")["input_ids"] == [87]

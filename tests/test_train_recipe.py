@@ -27,6 +27,7 @@ def test_official_recipe_has_the_paper_settings():
         "ovlabel_ratio": 0.5,
         "tasks": ["description", "ovlabel"],
         "subtitle_dropout": 0.0,  # the paper never leaves the subtitle out
+        "target_format": "official",  # the paper's targets, no <think>/<answer>
     }
     m = recipe["model"]
     assert (m["preset"], m["lora"], m["lora_r"], m["lora_alpha"], m["lora_dropout"]) == (

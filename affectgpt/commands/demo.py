@@ -3,8 +3,8 @@
 1. `describe` the bundled synthetic clips (affectgpt/embedded/clips/);
 2. build the held-out test split of the synthetic corpus the embedded model was trained on (same seed and
    plan, test clips only), then run `bench` on it and print the score table.
-The scorer needs the official emotion-wheel files; without them the demo still prints the descriptions and
-says how to get the files (it never prints a made-up number)."""
+Scoring uses the metric's bundled wheel table (no files, no network); with an unusable MER_UNIBENCH_WHEEL_DIR the
+demo still prints the descriptions and says why it cannot score (it never prints a made-up number)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""`affectgpt train`: fine-tune AffectGPT with TRL's SFTTrainer from a YAML recipe (recipes/*.yaml).
+"""`affectgpt train`: fine-tune AffectGPT from a YAML recipe (recipes/*.yaml) with TRL's SFTTrainer, or its
+GRPOTrainer for `method: grpo` recipes (affectgpt.grpo).
 
 Runs unchanged under `accelerate launch --config_file accelerate/<ddp|deepspeed_zero2|deepspeed_zero3|fsdp2>.yaml
 -m affectgpt train ...`."""
@@ -11,7 +12,9 @@ from affectgpt.errors import CLIError
 
 __all__ = ["HELP", "add_arguments", "run"]
 
-HELP = "Fine-tune AffectGPT with TRL SFTTrainer from a recipe (recipes/*.yaml)."
+HELP = (
+    "Fine-tune AffectGPT from a recipe (recipes/*.yaml): TRL SFTTrainer, or GRPOTrainer with `method: grpo`."
+)
 
 # `--resume` with no value means "the latest checkpoint in the output dir".
 _LATEST = "latest"
@@ -47,6 +50,8 @@ def run(args: argparse.Namespace) -> int:
     except RecipeError as err:
         raise CLIError(str(err)) from err
     print(f"trained {result.global_step} steps, final loss {result.final_loss:.4f}")
+    if result.final_reward is not None:
+        print(f"final mean reward {result.final_reward:.4f}")
     if result.export_dir:
         print(f"model saved to {result.export_dir}")
     return 0

@@ -2,8 +2,13 @@
 
 Deterministic and model-free, so it is the default wherever no LLM is at hand (tests, the Space, quick benches).
 Matches are whole words, longest phrase first ("at a loss for words" before "loss"); a match preceded in its clause
-by a negator ("not happy", "isn't angry", "never afraid") is dropped. The answer format the model is trained on,
-"The character's emotional state is a, b, c.", is parsed exactly instead."""
+by a negator ("not happy", "isn't angry", "never afraid") is dropped. Besides the variant-map keys, "neutral" is a
+label: it lies outside the variant map (so it scores as nothing, as officially: skipped as a basic reference, no
+sector as a prediction) but the official LLM lists it and its sentiment stage reads it. The answer format the model
+is trained on, "The character's emotional state is a, b, c.", is parsed exactly instead.
+
+How far this is from the official LLM stage, per dataset: metrics/mer_unibench/README.md ("Label extraction");
+`benchmarks/bench_extraction.py` measures it."""
 
 from __future__ import annotations
 
@@ -13,12 +18,20 @@ from collections.abc import Iterable, Sequence
 
 from ..mer_unibench.wheel import NUM_WHEELS, WheelTables, load_wheels
 
-__all__ = ["NEGATIVE_SECTORS", "POSITIVE_SECTORS", "LexiconExtractor", "parse_ov_sentence"]
+__all__ = ["EXTRA_LABELS", "NEGATIVE_SECTORS", "POSITIVE_SECTORS", "LexiconExtractor", "parse_ov_sentence"]
 
 POSITIVE_SECTORS = frozenset({"happy", "joyful", "peaceful", "powerful", "joy", "genius"})
 NEGATIVE_SECTORS = frozenset(
     {"mad", "angry", "sad", "scared", "fearful", "disgusted", "disgust", "anger", "fear", "bad"}
 )
+
+# Labels outside the variant map that the official extraction still reports (see the module docstring).
+EXTRA_LABELS = ("neutral",)
+# Sentiment: the i-th word weighs 1 + i * RECENCY (the official LLM leans towards the later words of a list), and a
+# list naming "neutral" stays neutral unless its weighted valence exceeds NEUTRAL_MARGIN per word. Both were chosen
+# on cmumosi's official outputs and checked on sims (metrics/mer_unibench/README.md, "Label extraction").
+RECENCY = 0.25
+NEUTRAL_MARGIN = 1.0
 
 _OV_SENTENCE = re.compile(r"the character['’]s emotional state is\s+([^.\n]*)", re.IGNORECASE)
 _TOKEN = re.compile(r"[a-z0-9]+(?:['’-][a-z0-9]+)*|[.,;:!?()\"]")
@@ -59,9 +72,10 @@ class LexiconExtractor:
     ) -> None:
         self.tables = tables if tables is not None else load_wheels(wheel_dir)
         self.negation_window = negation_window
+        self._valences: dict[str, float] = {}
         # Phrases as token tuples (curly apostrophes folded) -> the variant-map key to report.
         self._phrases: dict[tuple[str, ...], str] = {}
-        for key in self.tables.variant_map:
+        for key in (*self.tables.variant_map, *EXTRA_LABELS):
             tokens = tuple(t for t in _TOKEN.findall(_norm(key.lower())))
             if tokens:
                 self._phrases.setdefault(tokens, key)
@@ -100,20 +114,38 @@ class LexiconExtractor:
         """One label list per text."""
         return [self.extract_one(text) for text in texts]
 
+    def word_valence(self, word: str) -> float:
+        """In [-1, 1]: the share of the five wheels whose level-1 sector for the word is positive minus the share
+        whose sector is negative (surprised: neither). A word all wheels agree on outweighs a split one; the
+        official LLM weighs such words the same way more often than a majority sign does."""
+        valence = self._valences.get(word)
+        if valence is None:
+            votes = 0
+            for wheel in range(1, NUM_WHEELS + 1):
+                sector = self.tables.map_word(word, wheel, "level1")
+                votes += (sector in POSITIVE_SECTORS) - (sector in NEGATIVE_SECTORS)
+            valence = self._valences[word] = votes / NUM_WHEELS
+        return valence
+
     def word_polarity(self, word: str) -> int:
-        """+1/-1/0: majority over the five wheels of the word's level-1 sector polarity (surprised: none)."""
-        votes = 0
-        for wheel in range(1, NUM_WHEELS + 1):
-            sector = self.tables.map_word(word, wheel, "level1")
-            votes += (sector in POSITIVE_SECTORS) - (sector in NEGATIVE_SECTORS)
-        return (votes > 0) - (votes < 0)
+        """+1/-1/0: the sign of `word_valence` (the majority over the wheels)."""
+        valence = self.word_valence(word)
+        return (valence > 0) - (valence < 0)
 
     def sentiment_one(self, labels: Sequence[str]) -> str:
         if isinstance(labels, str):
             raise TypeError("labels must be a list of words, not a string; use extract() first")
-        score = sum(self.word_polarity(word.lower().strip()) for word in labels)
+        words = [word.lower().strip() for word in labels]
+        named = {"positive", "negative"}.intersection(words)
+        if len(named) == 1:  # the list names its valence outright ("excited, nervous, positive")
+            return named.pop()
+        score = sum(self.word_valence(w) * (1 + RECENCY * i) for i, w in enumerate(words))
+        if "neutral" in words and abs(score) <= NEUTRAL_MARGIN * len(words):
+            return "neutral"
         return "positive" if score > 0 else "negative" if score < 0 else "neutral"
 
     def to_sentiment(self, label_lists: Iterable[Sequence[str]]) -> list[str]:
-        """positive/negative/neutral per label list: majority polarity of its words; ties -> neutral."""
+        """positive/negative/neutral per label list: a list naming exactly one of "positive"/"negative" takes it;
+        otherwise the sign of the position-weighted sum of word valences (word i weighs 1 + RECENCY * i;
+        0 -> neutral), where a list naming "neutral" needs a clear margin to be polar."""
         return [self.sentiment_one(labels) for labels in label_lists]

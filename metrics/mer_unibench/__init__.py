@@ -2,7 +2,15 @@
 
 from .parse import parse_labels
 from .scores import fine_grained_scores, hit_rate, sentiment_scores, sentiment_to_value
-from .sources import ENV_VAR, WHEEL_FILES, ChecksumError, WheelFilesNotFoundError, resolve_wheel_dir
+from .sources import (
+    ENV_VAR,
+    UPSTREAM_COMMIT,
+    WHEEL_FILES,
+    ChecksumError,
+    WheelFilesNotFoundError,
+    download_wheel_files,
+    resolve_wheel_dir,
+)
 from .tasks import (
     DATASET_TASKS,
     PAPER_TABLE2,
@@ -14,9 +22,10 @@ from .tasks import (
     resolve_task,
     score_dataset,
 )
-from .wheel import LEVELS, WheelTables, load_wheels
+from .wheel import BUNDLED, LEVELS, WheelTables, load_wheels
 
 __all__ = [
+    "BUNDLED",
     "DATASET_TASKS",
     "ENV_VAR",
     "LEVELS",
@@ -25,10 +34,12 @@ __all__ = [
     "TABLE2_ORDER",
     "TASKS",
     "TASK_KEYS",
+    "UPSTREAM_COMMIT",
     "WHEEL_FILES",
     "ChecksumError",
     "WheelFilesNotFoundError",
     "WheelTables",
+    "download_wheel_files",
     "fine_grained_scores",
     "hit_rate",
     "load_wheels",

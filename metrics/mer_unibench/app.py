@@ -44,7 +44,9 @@ def build_demo() -> gr.Blocks:
         config = gr.Dropdown(CONFIGS, value="mer2023", label="dataset (config)")
         predictions = gr.Code(EXAMPLE["mer2023"][0], language="json", label="predictions (JSON list)")
         references = gr.Code(EXAMPLE["mer2023"][1], language="json", label="references (JSON list)")
-        wheel_dir = gr.Textbox("", label="wheel_dir (optional; default: MER_UNIBENCH_WHEEL_DIR / HF cache)")
+        wheel_dir = gr.Textbox(
+            "", label="wheel_dir (optional; default: MER_UNIBENCH_WHEEL_DIR, else the bundled table)"
+        )
         button = gr.Button("Score", variant="primary")
         result = gr.JSON(label="result")
 

@@ -15,10 +15,20 @@ from itertools import repeat
 
 import numpy as np
 
-__all__ = ["encode_samples", "parse_labels", "validate_samples"]
+__all__ = [
+    "LIST_MARK",
+    "encode_samples",
+    "pack_samples",
+    "parse_labels",
+    "unpack_samples",
+    "validate_samples",
+]
 
 _SPLIT = re.compile(r"['\",]")
 _SEP = "\x00"
+# One Arrow string per sample (see pack_samples): a list sample is LIST_MARK + its items joined by _ITEM_SEP.
+LIST_MARK = "\x1e"
+_ITEM_SEP = "\x1f"
 
 
 def _strip_brackets(text: str) -> str:
@@ -81,10 +91,10 @@ def encode_samples(
     ids: list[np.ndarray] = []
     list_owner: list[int] = []
     list_tokens: list[str] = []
-    is_str = [isinstance(value, str) for value in values]
-    if all(is_str):  # the common case: no per-sample Python dispatch at all
+    if set(map(type, values)) <= {str}:  # the common case: no per-sample Python dispatch at all
         str_idx, texts = range(len(values)), list(values)
     else:
+        is_str = [isinstance(value, str) for value in values]
         str_idx = [i for i, flag in enumerate(is_str) if flag]
         texts = [values[i] for i in str_idx]
         for i, flag in enumerate(is_str):
@@ -94,26 +104,30 @@ def encode_samples(
                 list_owner.extend(repeat(i, len(tokens)))
     get = vocab.get
     if texts:
-        # Inline bracket stripping: a function call per sample cost more than the rest of the parse.
-        texts = [t[1:] if t[:1] == "[" else t for t in texts]
-        texts = [t[:-1] if t[-1:] == "]" else t for t in texts]
-        joined = f",{_SEP},".join(texts)
-        if joined.count(_SEP) == len(texts) - 1:
-            # "', '" only ever yields empty items, which are dropped: collapsing it first is exact and
-            # halves the items of "['a', 'b']"-style samples. Remaining quotes split like commas.
-            joined = joined.replace("', '", ",").replace('", "', ",")
-            parts = joined.replace("'", ",").replace('"', ",").lower().split(",")
-            lookup = dict(vocab)
-            lookup[_SEP] = -1  # separators get their own id, so one C-level map finds both
-            lookup[""] = -2  # empty items are dropped (officially before lookup)
-            tokens = map(str.strip, parts)
-            tok_ids = np.fromiter(map(lookup.get, tokens, repeat(-2)), dtype=np.int64, count=len(parts))
-            is_sep = tok_ids == -1
-            position = np.cumsum(is_sep)  # which string sample each token belongs to
+        wrap = f",{_SEP},"
+        # The official one-leading-"[" / one-trailing-"]" rule, then all samples in one buffer, each between two
+        # separators (C-level passes only: a Python expression per sample cost more than the rest of the parse).
+        unbracketed = map(str.removesuffix, map(str.removeprefix, texts, repeat("[")), repeat("]"))
+        joined = wrap + wrap.join(unbracketed) + wrap
+        # "', '" only ever yields empty items, which are dropped: collapsing it first is exact and
+        # halves the items of "['a', 'b']"-style samples. Remaining quotes split like commas.
+        joined = joined.replace("', '", ",").replace('", "', ",")
+        parts = joined.replace("'", ",").replace('"', ",").lower().split(",")
+        lookup = dict(vocab)
+        lookup[_SEP] = -1  # separators get their own id, so one C-level map finds both
+        lookup[""] = -2  # empty items are dropped (officially before lookup)
+        tokens = map(str.strip, parts)
+        tok_ids = np.fromiter(map(lookup.get, tokens, repeat(-2)), dtype=np.int64, count=len(parts))
+        is_sep = tok_ids == -1
+        # One separator token per sample boundary, unless a sample holds an item that is our separator
+        # character (checked here rather than by a pass over the buffer).
+        if np.count_nonzero(is_sep) == len(texts) + 1:
+            position = np.cumsum(is_sep) - 1  # which string sample each token belongs to
             keep = tok_ids >= 0
-            owners.append(np.asarray(str_idx, dtype=np.int64)[position[keep]])
+            owned = position[keep]
+            owners.append(owned if isinstance(str_idx, range) else np.asarray(str_idx, dtype=np.int64)[owned])
             ids.append(tok_ids[keep])
-        else:  # a sample contains our separator character: take the slow, per-sample path
+        else:  # the slow, per-sample path
             for i in str_idx:
                 tokens = parse_labels(values[i], index=i, what=what)
                 list_tokens.extend(tokens)
@@ -126,3 +140,39 @@ def encode_samples(
     if not owners:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     return np.concatenate(owners), np.concatenate(ids)
+
+
+def pack_samples(values, what: str = "sample") -> list[str]:
+    """Samples (label strings or lists of strings) -> one string each, losslessly (`unpack_samples` inverts it).
+
+    The evaluate wrapper stores one string per sample because Arrow's list columns cost a Python call per item
+    on the way in and out. A string is kept as is (the official parser reads it later); a list becomes
+    LIST_MARK + items joined by U+001F, so it keeps the official list rule (items are not split again). Both
+    control characters are reserved: a string that starts with U+001E or a list item holding U+001F is refused."""
+    values = validate_samples(values, what)
+    if set(map(type, values)) <= {str} and LIST_MARK not in "".join(values):
+        return values  # plain strings, none starting with the mark: nothing to pack (two C-level passes)
+    out = list(values)
+    for i, value in enumerate(values):
+        if isinstance(value, str):
+            if value[:1] == LIST_MARK:
+                raise ValueError(f"{what}[{i}] starts with the reserved control character U+001E")
+            continue
+        items = parse_labels(value, index=i, what=what) if not isinstance(value, list) else value
+        try:
+            joined = _ITEM_SEP.join(items)
+        except TypeError:
+            parse_labels(value, index=i, what=what)  # raises the precise per-item error
+            raise
+        if joined.count(_ITEM_SEP) != max(len(items) - 1, 0):
+            raise ValueError(f"{what}[{i}] holds the reserved control character U+001F in a label")
+        out[i] = LIST_MARK + joined
+    return out
+
+
+def unpack_samples(values) -> list:
+    """Inverse of `pack_samples`: packed lists back to lists of strings, other strings unchanged."""
+    if LIST_MARK not in "".join(values):
+        return values  # nothing was packed (one C-level pass)
+    # A bare LIST_MARK is the empty list ([""] packs the same way and scores the same: "" is never a label).
+    return [(v[1:].split(_ITEM_SEP) if len(v) > 1 else []) if v[:1] == LIST_MARK else v for v in values]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import numbers
 import os
+from itertools import repeat
 
 import numpy as np
 
@@ -112,13 +113,14 @@ def _reference_row(value, index: int, tables: WheelTables) -> np.ndarray:
 
 def _reference_sectors(references: list, tables: WheelTables) -> np.ndarray:
     """(n, 5) int16 sector id of each single-label reference per wheel; -1 = maps to nothing (skipped)."""
-    if all(isinstance(value, str) for value in references):
-        # Basic references come from a handful of label names: parse each distinct one once.
-        first = {}
-        for i, value in enumerate(references):
-            first.setdefault(value, i)
-        rows = {value: _reference_row(value, i, tables) for value, i in first.items()}
-        return np.array([rows[value] for value in references], dtype=np.int16).reshape(-1, NUM_WHEELS)
+    if set(map(type, references)) <= {str}:
+        # Basic references come from a handful of label names: parse each distinct one once (in C-level passes).
+        distinct = {value: row for row, value in enumerate(dict.fromkeys(references))}
+        table = np.array(
+            [_reference_row(value, references.index(value), tables) for value in distinct], dtype=np.int16
+        ).reshape(-1, NUM_WHEELS)
+        rows = np.fromiter(map(distinct.__getitem__, references), dtype=np.int64, count=len(references))
+        return table[rows]
     return np.array(
         [_reference_row(value, i, tables) for i, value in enumerate(references)], dtype=np.int16
     ).reshape(-1, NUM_WHEELS)
@@ -147,9 +149,12 @@ def hit_rate(
     return {"hit_rate": float(np.mean(np.array(rates)))}
 
 
+_SENTIMENT_VALUE = {"positive": 1, "negative": -1}
+
+
 def sentiment_to_value(label) -> int:
     """Official rule: exactly "positive" -> 1, exactly "negative" -> -1, anything else -> 0."""
-    return 1 if label == "positive" else -1 if label == "negative" else 0
+    return _SENTIMENT_VALUE.get(label, 0) if isinstance(label, str) else 0
 
 
 def _valence(value, i: int) -> float:
@@ -161,15 +166,31 @@ def _valence(value, i: int) -> float:
     return value
 
 
+def _valences(references: list) -> np.ndarray:
+    """float64 valences; plain int/float lists take one vectorised pass, anything else the per-sample check."""
+    if set(map(type, references)) <= {
+        float,
+        int,
+    }:  # one C-level pass (a generator cost more than the scoring)
+        gold = np.array(references, dtype=np.float64)
+        if not np.isnan(gold).any():
+            return gold
+    return np.array([_valence(v, i) for i, v in enumerate(references)], dtype=np.float64)
+
+
+def _check_sentiment_labels(predictions: list) -> None:
+    if not set(map(type, predictions)) <= {str} and not all(isinstance(label, str) for label in predictions):
+        i, label = next((i, p) for i, p in enumerate(predictions) if not isinstance(p, str))
+        raise TypeError(
+            f"predictions[{i}] must be a sentiment string, got {type(label).__name__} ({label!r})"
+        )
+
+
 def check_sentiment_inputs(predictions, references) -> tuple[list[str], list[float]]:
     """Sentiment strings and finite-or-infinite, non-NaN valence numbers, one each per sample."""
     predictions, references = check_pair(predictions, references)
-    for i, label in enumerate(predictions):
-        if not isinstance(label, str):
-            raise TypeError(
-                f"predictions[{i}] must be a sentiment string, got {type(label).__name__} ({label!r})"
-            )
-    return predictions, [_valence(v, i) for i, v in enumerate(references)]
+    _check_sentiment_labels(predictions)
+    return predictions, _valences(references).tolist()
 
 
 def sentiment_scores(predictions, references) -> dict[str, float]:
@@ -178,13 +199,12 @@ def sentiment_scores(predictions, references) -> dict[str, float]:
     predictions are "positive"/"negative"/"neutral"/other strings (see `sentiment_to_value`); y = valence > 0,
     ŷ = prediction > 0. Weighted F1 is sklearn's average="weighted" (per-class F1 weighted by true support)."""
     predictions, references = check_pair(predictions, references)
-    for i, label in enumerate(predictions):
-        if not isinstance(label, str):
-            raise TypeError(
-                f"predictions[{i}] must be a sentiment string, got {type(label).__name__} ({label!r})"
-            )
-    gold = np.array([_valence(v, i) for i, v in enumerate(references)], dtype=np.float64)
-    pred = np.array([sentiment_to_value(p) for p in predictions], dtype=np.int64)
+    _check_sentiment_labels(predictions)
+    gold = _valences(references)
+    # sentiment_to_value's rule as one C-level map over the (checked) strings
+    pred = np.fromiter(
+        map(_SENTIMENT_VALUE.get, predictions, repeat(0)), dtype=np.int64, count=len(predictions)
+    )
     keep = gold != 0
     if not keep.any():
         raise ValueError(

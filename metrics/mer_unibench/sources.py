@@ -1,8 +1,10 @@
-"""Where the official emotion-wheel files come from: a directory, an env var, or a pinned, verified download.
+"""The official emotion-wheel files: their pinned sha256, a folder check, and an explicit, verified download.
 
 The files are the official AffectGPT ones (Apache-2.0, "research preview, non-commercial use only"); we never ship
-them. Every source is checked against the sha256 pinned here, because a different version of any file silently
-changes every score."""
+them: the metric ships a table derived from them (wheel_table.py) and reads the files only when given a folder
+(wheel_dir= or MER_UNIBENCH_WHEEL_DIR). Every folder is checked against the sha256 pinned here, because a
+different version of any file silently changes every score. `download_wheel_files()` fetches them once from the
+official repository at the pinned commit, for those who want to check the bundled table against the originals."""
 
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ __all__ = [
     "ChecksumError",
     "WheelFilesNotFoundError",
     "default_cache_dir",
+    "download_wheel_files",
     "resolve_wheel_dir",
     "verify_wheel_dir",
 ]
@@ -84,59 +87,51 @@ def _offline() -> bool:
     )
 
 
-def _download(cache: Path) -> None:
-    cache.mkdir(parents=True, exist_ok=True)
-    for name, expected in WHEEL_FILES.items():
-        target = cache / name
-        if target.is_file() and _sha256(target) == expected:
-            continue
-        url = URL_TEMPLATE.format(commit=UPSTREAM_COMMIT, file=name)
-        with urllib.request.urlopen(url, timeout=60) as response:  # noqa: S310 - pinned https URL
-            data = response.read()
-        actual = hashlib.sha256(data).hexdigest()
-        if actual != expected:
-            raise ChecksumError(
-                f"checksum mismatch for {name} downloaded from {url}: {actual}, expected {expected}"
-            )
-        # Write then rename so that a crash never leaves a truncated file that looks cached.
-        with tempfile.NamedTemporaryFile(dir=cache, delete=False) as tmp:
-            tmp.write(data)
-        os.replace(tmp.name, target)
-
-
 def _how_to() -> str:
     files = ", ".join(WHEEL_FILES)
     return (
-        f"The MER-UniBench metrics need the official emotion-wheel files ({files}). Provide them in one of "
-        f"three ways: (1) pass wheel_dir=<folder holding them>; (2) set {ENV_VAR}=<that folder>; or "
-        f"(3) allow network access (unset HF_HUB_OFFLINE / HF_EVALUATE_OFFLINE) so they are downloaded once "
-        f"from {URL_TEMPLATE.format(commit=UPSTREAM_COMMIT, file='<file>')} into {default_cache_dir()} and "
-        "checked against pinned sha256 sums."
+        f"A wheel folder must hold the official emotion-wheel files ({files}). Pass wheel_dir=None and unset "
+        f"{ENV_VAR} to use the bundled table, or fetch the files with "
+        "metrics.mer_unibench.sources.download_wheel_files() (needs network: unset HF_HUB_OFFLINE / "
+        f"HF_EVALUATE_OFFLINE) from {URL_TEMPLATE.format(commit=UPSTREAM_COMMIT, file='<file>')}."
     )
 
 
-def resolve_wheel_dir(wheel_dir: str | os.PathLike | None = None, *, verify: bool = True) -> Path:
-    """Return a directory holding the official files: argument > env var > HF cache > download.
-
-    `verify=False` skips the sha256 check of an explicit directory (for experiments with edited wheels)."""
-    check = verify_wheel_dir if verify else _exists
-    if wheel_dir is not None:
-        return check(wheel_dir)
-    env = os.environ.get(ENV_VAR, "").strip()
-    if env:
-        return check(env)
-    cache = default_cache_dir()
-    if all((cache / name).is_file() for name in WHEEL_FILES):
-        return verify_wheel_dir(cache)
-    if _offline():
-        raise WheelFilesNotFoundError("offline (HF_HUB_OFFLINE/HF_EVALUATE_OFFLINE set) and " + _how_to())
-    try:
-        _download(cache)
-    except ChecksumError:
-        raise
-    except Exception as exc:  # network errors of every kind: say what to do instead
-        raise WheelFilesNotFoundError(f"download failed ({exc!r}). " + _how_to()) from exc
+def download_wheel_files(cache_dir: str | os.PathLike | None = None) -> Path:
+    """Fetch the seven official files at the pinned commit into `cache_dir` (default: `default_cache_dir()`),
+    verify every sha256 and return the folder. Files already there with the right sha256 are kept, so a second
+    call needs no network. Each file is written to a temporary name and renamed, so a crash never leaves a
+    truncated file that looks cached."""
+    cache = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
+    todo = [n for n in WHEEL_FILES if not ((cache / n).is_file() and _sha256(cache / n) == WHEEL_FILES[n])]
+    if todo and _offline():
+        raise WheelFilesNotFoundError(
+            f"offline (HF_HUB_OFFLINE/HF_EVALUATE_OFFLINE set) and {cache} lacks {', '.join(todo)}. "
+            + _how_to()
+        )
+    cache.mkdir(parents=True, exist_ok=True)
+    for name in todo:
+        url = URL_TEMPLATE.format(commit=UPSTREAM_COMMIT, file=name)
+        try:
+            with urllib.request.urlopen(url, timeout=60) as response:  # noqa: S310 - pinned https URL
+                data = response.read()
+        except OSError as exc:  # network errors of every kind: say what to do instead
+            raise WheelFilesNotFoundError(f"download of {url} failed ({exc!r}). " + _how_to()) from exc
+        actual = hashlib.sha256(data).hexdigest()
+        if actual != WHEEL_FILES[name]:
+            raise ChecksumError(
+                f"checksum mismatch for {name} downloaded from {url}: {actual}, expected {WHEEL_FILES[name]}"
+            )
+        with tempfile.NamedTemporaryFile(dir=cache, delete=False) as tmp:
+            tmp.write(data)
+        os.replace(tmp.name, cache / name)
     return verify_wheel_dir(cache)
+
+
+def resolve_wheel_dir(wheel_dir: str | os.PathLike, *, verify: bool = True) -> Path:
+    """A folder holding the seven official files (sha256-checked unless `verify=False`, for experiments with
+    edited wheels), resolved; `WheelFilesNotFoundError` / `ChecksumError` name the file otherwise."""
+    return verify_wheel_dir(wheel_dir) if verify else _exists(wheel_dir)
 
 
 def _exists(directory: str | os.PathLike) -> Path:

@@ -2,12 +2,17 @@
 
 Mapping G_w(word) (official `func_backward_case3`): a word that is not a key of the variant map maps to nothing;
 otherwise collect every wheel word reachable via variant -> base words -> synonym map, sort them, and take the
-sector (in wheel w) of the first one that lies in wheel w. The tables are computed once per directory and cached,
-so scoring is array look-ups. Files are read with pandas exactly as the official code reads them (its NA rules
-included), because any difference in reading changes which words exist."""
+sector (in wheel w) of the first one that lies in wheel w. The tables are computed once per source and cached,
+so scoring is array look-ups.
+
+Sources: by default the bundled table (`wheel_table.py`, built by `build_table.py` from the official files);
+`wheel_dir=` / MER_UNIBENCH_WHEEL_DIR name a folder with the official files (read with pandas exactly as the
+official code reads them, its NA rules included, because any difference in reading changes which words exist) or
+a table `.json` written by `build_table.py`."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import threading
@@ -16,9 +21,21 @@ from pathlib import Path
 
 import numpy as np
 
-from .sources import resolve_wheel_dir
+from .sources import ENV_VAR, resolve_wheel_dir
 
-__all__ = ["LEVELS", "NUM_WHEELS", "WheelTables", "load_wheels"]
+__all__ = [
+    "BUNDLED",
+    "LEVELS",
+    "NUM_WHEELS",
+    "TABLE_FORMAT",
+    "WheelTables",
+    "bundled_table",
+    "load_wheels",
+    "read_official_facts",
+]
+
+BUNDLED = "bundled"  # WheelTables.source of the table shipped in wheel_table.py
+TABLE_FORMAT = 1  # bump when the table's layout changes
 
 NUM_WHEELS = 5
 LEVELS = ("level1", "level2")
@@ -107,7 +124,7 @@ def _read_synonyms(path: Path, wheel_words: frozenset[str]) -> dict[str, frozens
 class WheelTables:
     """Everything the scorer needs, built once per wheel directory."""
 
-    directory: Path
+    source: str  # BUNDLED, or the folder / table file the facts were read from
     wheels: tuple[dict[str, dict[str, list[str]]], ...]
     wheel_words: frozenset[str]
     synonym_map: dict[str, frozenset[str]]
@@ -137,19 +154,55 @@ def _check_level(level: str) -> str:
     return level
 
 
-def _build(directory: Path) -> WheelTables:
+def read_official_facts(directory: Path) -> dict:
+    """The official files -> the table's facts: wheels (level1 -> level2 -> [level3], row order), the merged
+    synonym map (word -> sorted wheel words) and the inverted variant map (variant -> base words, official order)."""
     wheels = tuple(_read_wheel(directory / f"wheel{i}.xlsx") for i in range(1, NUM_WHEELS + 1))
-    wheel_words = frozenset(
+    synonyms = _read_synonyms(directory / "synonym.xlsx", _wheel_words(wheels))
+    variants = _read_variants(directory / "format.csv")
+    return {
+        "wheels": list(wheels),
+        "synonyms": {word: sorted(found) for word, found in synonyms.items()},
+        "variants": variants,
+    }
+
+
+def _wheel_words(wheels) -> frozenset[str]:
+    return frozenset(
         word
         for tree in wheels
         for l1, children in tree.items()
         for word in (l1, *children, *(leaf for leaves in children.values() for leaf in leaves))
     )
-    synonyms = _read_synonyms(directory / "synonym.xlsx", wheel_words)
-    variants = _read_variants(directory / "format.csv")
+
+
+def _check_facts(facts, where: str) -> tuple[tuple, dict[str, frozenset[str]], dict[str, list[str]]]:
+    """Shape checks for a table read from JSON (a hand-edited or truncated file fails here, by name)."""
+    try:
+        wheels = tuple(
+            {
+                str(l1): {str(l2): [str(w) for w in leaves] for l2, leaves in kids.items()}
+                for l1, kids in t.items()
+            }
+            for t in facts["wheels"]
+        )
+        synonyms = {str(k): frozenset(map(str, v)) for k, v in facts["synonyms"].items()}
+        variants = {str(k): [str(b) for b in v] for k, v in facts["variants"].items()}
+    except (KeyError, TypeError, AttributeError) as err:
+        raise ValueError(f"{where}: not a wheel table (needs wheels, synonyms, variants): {err!r}") from None
+    if len(wheels) != NUM_WHEELS:
+        raise ValueError(f"{where}: {len(wheels)} wheels, expected {NUM_WHEELS}")
+    return wheels, synonyms, variants
+
+
+def _build(source: str, wheels, synonyms, variants) -> WheelTables:
+    wheel_words = _wheel_words(wheels)
     missing = sorted({base for bases in variants.values() for base in bases} - synonyms.keys())
     if missing:  # the official code would raise KeyError mid-scoring
-        raise ValueError(f"format.csv base words missing from synonym.xlsx: {missing[:10]}")
+        raise ValueError(f"{source}: format.csv base words missing from synonym.xlsx: {missing[:10]}")
+    strays = sorted({w for found in synonyms.values() for w in found} - wheel_words)
+    if strays:
+        raise ValueError(f"{source}: synonym targets that are not wheel words: {strays[:10]}")
 
     vocab = {word: i for i, word in enumerate(variants)}
     # Reachable wheel words per variant, sorted once: the official rule takes the first one found in the wheel.
@@ -174,9 +227,38 @@ def _build(directory: Path) -> WheelTables:
             table >= 0, np.left_shift(np.uint64(1), np.maximum(table, 0).astype(np.uint64)), 0
         )
         bits[level] = bits[level].astype(np.uint64)
-    return WheelTables(
-        directory, wheels, wheel_words, synonyms, variants, sector_maps, vocab, names, ids, bits
-    )
+    return WheelTables(source, wheels, wheel_words, synonyms, variants, sector_maps, vocab, names, ids, bits)
+
+
+def _read_table(path: Path) -> dict:
+    try:
+        table = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ValueError(f"{path}: not a readable wheel table JSON ({err})") from None
+    if not isinstance(table, dict) or table.get("format") != TABLE_FORMAT:
+        raise ValueError(
+            f"{path}: not a wheel table of format {TABLE_FORMAT} (write one with build_table.py)"
+        )
+    return table
+
+
+def bundled_table() -> dict:
+    """The shipped table (facts + provenance), as written by build_table.py."""
+    from .wheel_table import TABLE_JSON
+
+    return json.loads(TABLE_JSON)
+
+
+def _tables_for(key: tuple[str, bool]) -> WheelTables:
+    where, verify = key
+    if where == BUNDLED:
+        facts, source = bundled_table(), BUNDLED
+    elif where.endswith(".json"):
+        facts, source = _read_table(Path(where)), where
+    else:
+        directory = resolve_wheel_dir(where, verify=verify)
+        facts, source = read_official_facts(directory), str(directory)
+    return _build(source, *_check_facts(facts, source))
 
 
 _CACHE: dict[tuple[str, bool], WheelTables] = {}
@@ -184,10 +266,24 @@ _LOCK = threading.Lock()
 
 
 def load_wheels(wheel_dir: str | os.PathLike | None = None, *, verify: bool = True) -> WheelTables:
-    """Resolve the files (argument > MER_UNIBENCH_WHEEL_DIR > HF cache > download) and build the tables once."""
-    directory = resolve_wheel_dir(wheel_dir, verify=verify)
-    key = (str(directory), verify)
+    """The tables from `wheel_dir` (a folder with the official files, or a table .json), else from the folder or
+    table in MER_UNIBENCH_WHEEL_DIR, else the bundled table; built once per source and cached.
+
+    `verify=False` skips the sha256 check of official files (for experiments with edited wheels)."""
+    if wheel_dir is None:
+        wheel_dir = os.environ.get(ENV_VAR, "").strip() or None
+    if wheel_dir is None:
+        where = BUNDLED
+    else:
+        path = Path(wheel_dir).expanduser()
+        if path.suffix == ".json":
+            if not path.is_file():
+                raise FileNotFoundError(f"wheel table not found: {path}")
+            where = str(path.resolve())
+        else:
+            where = str(resolve_wheel_dir(path, verify=verify))
+    key = (where, verify)
     with _LOCK:
         if key not in _CACHE:
-            _CACHE[key] = _build(directory)
+            _CACHE[key] = _tables_for(key)
         return _CACHE[key]

@@ -107,10 +107,11 @@ class AffectGPTConfig(PreTrainedConfig):
     qformer_num_layers: int = 2  # Q-Former depth
     qformer_num_heads: int = 12  # Q-Former attention heads
     qformer_max_positions: int = 264  # rows of the learned position embedding before a Q-Former
+    # Placeholder ids in the official add order (Image, Audio, Frame, Face, Multi; load_tokenizer_from_LLM).
     image_token_id: int = 151665  # <ImageHere> (unused by the released model, kept for id stability)
-    frame_token_id: int = 151666  # <FrameHere>
-    face_token_id: int = 151667  # <FaceHere>
-    audio_token_id: int = 151668  # <AudioHere>
+    audio_token_id: int = 151666  # <AudioHere>
+    frame_token_id: int = 151667  # <FrameHere>
+    face_token_id: int = 151668  # <FaceHere>
     multi_token_id: int = 151669  # <MultiHere>
     tie_word_embeddings: bool = False  # follows text_config (see __post_init__)
 
