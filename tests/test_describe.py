@@ -7,6 +7,8 @@ import os
 import shutil
 import threading
 
+import pytest
+
 from affectgpt.cli import main
 
 
