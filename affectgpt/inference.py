@@ -248,8 +248,18 @@ def _resolve_model(
 class AffectGPTPipeline:
     """Load once, then `pipeline(clips, task=...)` -> list[ClipResult] or `pipeline.stream(clip)`."""
 
-    def __init__(self, model, processor, extractor=None, extractor_note: str | None = None, source=None):
+    def __init__(
+        self,
+        model,
+        processor,
+        extractor=None,
+        extractor_note: str | None = None,
+        source=None,
+        speedups: bool = True,
+    ):
         self.model = model.eval()
+        # `fixed_weights()` applies affectgpt.speedups (False: the plain model, as the official inference runs).
+        self.speedups = speedups
         self.processor = processor
         self.tokenizer = processor.tokenizer
         self.extractor = extractor
@@ -374,10 +384,14 @@ class AffectGPTPipeline:
         return results
 
     def fixed_weights(self):
-        """Context manager for a run of generations on unchanged weights: the model's packed CPU lm_head is
-        made once for all of them (a model saved by older code has none; then it does nothing)."""
-        reuse = getattr(self.model, "packed_head_reused", None)
-        return reuse() if reuse is not None else contextlib.nullcontext()
+        """Context manager for a run of generations on unchanged weights (`__call__`, `stream` and `bench` use
+        it): with `speedups` on, the opt-in speed-ups of `affectgpt.speedups` (a oneDNN-packed CPU lm_head made
+        once for the run, each distinct audio clip encoded once, in bounded chunks). Same texts either way."""
+        if not self.speedups:
+            return contextlib.nullcontext()
+        from affectgpt.speedups import generation_speedups
+
+        return generation_speedups(self.model)
 
     def stream(
         self,
@@ -412,7 +426,7 @@ class AffectGPTPipeline:
             try:
                 if kwargs["do_sample"]:
                     torch.manual_seed(seed)
-                with torch.inference_mode():
+                with torch.inference_mode(), self.fixed_weights():
                     self.model.generate(**inputs, **kwargs, streamer=streamer)
             except BaseException as err:  # noqa: BLE001 - handed to the consumer thread below
                 failure.append(err)

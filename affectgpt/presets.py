@@ -11,6 +11,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from modeling_affectgpt import FUSION_MODULES
+
 __all__ = [
     "BOS_TOKEN_ID",
     "EOS_TOKEN_ID",
@@ -91,22 +93,10 @@ LORA_TARGET_MODULES = (
     r"(?:.*\.)?model\.language_model\.layers\.\d+\.(?:self_attn\.(?:q_proj|k_proj|v_proj|o_proj)"
     r"|mlp\.(?:gate_proj|up_proj|down_proj))"
 )
-# Pooling, projector and pre-fusion modules (official names): trained in full next to the LoRA. PEFT matches
-# modules_to_save by plain suffix, so the "model." prefix keeps "attention_mlp" from also naming video_attention_mlp.
-TRAINABLE_MODULES = (
-    "model.video_attention_mlp",
-    "model.affectgpt_proj",
-    "model.audio_attention_mlp",
-    "model.audio_llama_proj",
-    "model.multi_video_embs",
-    "model.multi_audio_embs",
-    "model.attention_mlp",
-    "model.fc_att",
-    "model.multi_llama_proj",
-    "model.video_qformer",
-    "model.audio_qformer",
-    "model.multi_qformer",
-)
+# Pooling, projector and pre-fusion modules (modeling_affectgpt.FUSION_MODULES): trained in full next to the LoRA.
+# PEFT matches modules_to_save by plain suffix, so the "model." prefix keeps "attention_mlp" from also naming
+# video_attention_mlp.
+TRAINABLE_MODULES = tuple(f"model.{name}" for name in FUSION_MODULES)
 
 
 def build_config(preset: str = "tiny", **overrides: Any):

@@ -16,10 +16,11 @@ from .modeling_affectgpt import (
     AffectGPTPreTrainedModel,
     official_generation_config,
 )
-from .official_names import OFFICIAL_KEY_MAP
+from .official_names import FUSION_MODULES, OFFICIAL_KEY_MAP
 
 __all__ = [
     "AUTO_MAP",
+    "FUSION_MODULES",
     "OFFICIAL_GENERATION_KWARGS",
     "OFFICIAL_KEY_MAP",
     "AffectGPTConfig",

@@ -81,6 +81,30 @@ def wheel_dir(tmp_path_factory) -> Path:
     return path
 
 
+# The tiny preset at test-only input sizes, for tests of the model where the real sizes are not the point:
+# 32x32 frames (4 CLIP patches instead of 49), 4 frames and 4 audio clips of 0.1 s (1,600 samples instead of
+# 32,000) per sample. Pass to `build_model("tiny", **TINY_TEST_MODEL)`; `tiny_test_media` makes matching inputs.
+TINY_TEST_MODEL = {
+    "vision_config": {"image_size": 32, "patch_size": 16},
+    "num_frames": 4,
+    "num_audio_clips": 4,
+}
+TINY_TEST_AUDIO_SAMPLES = 1600
+
+
+def tiny_test_media(batch: int, seed: int = 0, audio_scale: float = 1.0) -> dict:
+    """Random `pixel_values_videos` (B, 4, 3, 32, 32) and `input_features` (B, 4, 1600) for TINY_TEST_MODEL."""
+    import torch
+
+    g = torch.Generator().manual_seed(seed)
+    side = TINY_TEST_MODEL["vision_config"]["image_size"]
+    frames, clips = TINY_TEST_MODEL["num_frames"], TINY_TEST_MODEL["num_audio_clips"]
+    return {
+        "pixel_values_videos": torch.randn(batch, frames, 3, side, side, generator=g),
+        "input_features": torch.randn(batch, clips, TINY_TEST_AUDIO_SAMPLES, generator=g) * audio_scale,
+    }
+
+
 def make_frames(n: int, height: int = 48, width: int = 64, seed: int = 0) -> np.ndarray:
     """(n, H, W, 3) uint8 frames whose content changes with the frame index (so sampled frames differ)."""
     rng = np.random.default_rng(seed)
@@ -146,3 +170,63 @@ def corrupt_mp4(media_dir, mp4_with_audio) -> Path:
     path = media_dir / "corrupt.mp4"
     path.write_bytes(bytes(data[:64]) + os.urandom(2048))
     return path
+
+
+# Shared by the inference, describe and bench tests (session-scoped: built once per test process).
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory) -> Path:
+    """A float32 tiny AffectGPT folder (model + processor) that gives different answers for different clips.
+
+    At its random initialisation the tiny preset answers every prompt with the same token (its residual stream
+    is dominated by the last input embedding, tied to the output head), which would make "batched ==
+    one-by-one" trivially true; the language-model weights are redrawn with a larger spread, so answers differ
+    from clip to clip and position/padding bugs change them."""
+    import torch
+
+    from affectgpt.presets import build_model
+    from processing import build_processor
+
+    out = tmp_path_factory.mktemp("affectgpt-tiny") / "tiny"
+    # 4 frames and 4 audio clips per sample (half the tower work); the processor's 224x224 frames are fixed.
+    counts = {key: TINY_TEST_MODEL[key] for key in ("num_frames", "num_audio_clips")}
+    model = build_model("tiny", dtype=torch.float32, **counts)
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            if param.ndim == 2 and "language_model" in name:
+                std = 1.0 if "embed" in name else 0.5
+                param.copy_(torch.randn(param.shape, generator=generator) * std)
+    model.save_pretrained(out)
+    build_processor(**counts).save_pretrained(out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def synth_data(tmp_path_factory) -> Path:
+    """A small synth-mer dataset (20 clips, test split = 4) written by the project's own build command."""
+    from affectgpt.cli import main
+
+    out = tmp_path_factory.mktemp("affectgpt-synth") / "synth"
+    argv = ["build-dataset", "synth-mer", "--out", str(out), "--num-clips", "20"]
+    assert main([*argv, "--num-workers", "1", "--no-progress", "--seed", "3"]) == 0
+    return out
+
+
+@pytest.fixture(scope="session")
+def clips_dir(tmp_path_factory) -> dict[str, Path]:
+    """Two mp4 clips (with / without an audio track), a wav and a subtitle file."""
+    from dataset_scripts.media_writer import write_mp4, write_wav
+
+    root = tmp_path_factory.mktemp("affectgpt-clips")
+    subtitle = root / "subtitle.txt"
+    subtitle.write_text("I can't believe you did this for me!\n", encoding="utf-8")
+    return {
+        "with_audio": write_mp4(
+            root / "talk.mp4", make_frames(60, seed=2), fps=25, audio=make_tone(2.4, freq=330)
+        ),
+        "no_audio": write_mp4(root / "silent.mp4", make_frames(40, seed=3), fps=25),
+        "wav": write_wav(root / "voice.wav", make_tone(3.0, freq=180)),
+        "subtitle": subtitle,
+    }

@@ -12,17 +12,6 @@ from affectgpt import bench
 from affectgpt.cli import main
 from affectgpt.errors import CLIError
 from affectgpt.inference import AffectGPTPipeline
-from tests.test_inference_fixtures import build_synth_data, build_tiny_model
-
-
-@pytest.fixture(scope="module")
-def tiny_model_dir():
-    return build_tiny_model()
-
-
-@pytest.fixture(scope="module")
-def synth_data():
-    return build_synth_data()
 
 
 @pytest.fixture(scope="module")

@@ -10,17 +10,6 @@ import threading
 import pytest
 
 from affectgpt.cli import main
-from tests.test_inference_fixtures import build_clips, build_tiny_model
-
-
-@pytest.fixture(scope="module")
-def tiny_model_dir():
-    return build_tiny_model()
-
-
-@pytest.fixture(scope="module")
-def clips_dir():
-    return build_clips()
 
 
 def test_json_with_audio_file_and_subtitle_file(tiny_model_dir, clips_dir, wheel_dir, capsys, monkeypatch):

@@ -1,4 +1,5 @@
-"""Data-dependent initialisation of the pooling / projectors (affectgpt.fusion_init) on the tiny random model."""
+"""Data-dependent initialisation of the pooling / projectors (affectgpt.fusion_init) on the tiny random model
+(at the test-only input sizes: the statistics do not depend on them)."""
 
 from __future__ import annotations
 
@@ -7,21 +8,20 @@ import torch
 
 from affectgpt.fusion_init import FusionInitError, feature_statistics, init_fusion_from_data
 from affectgpt.presets import build_model
+from tests.conftest import TINY_TEST_MODEL, tiny_test_media
 
 
 def _batches(count: int = 3, size: int = 6, seed: int = 0, audio_rows: int | None = None) -> list[dict]:
     """Collator-like batches of random media; only the media keys and the batch size matter here."""
-    gen = torch.Generator().manual_seed(seed)
     batches = []
-    for _ in range(count):
+    for i in range(count):
         audio_flags = torch.ones(size, dtype=torch.bool)
         if audio_rows is not None:
             audio_flags[audio_rows:] = False
         batches.append(
             {
                 "input_ids": torch.zeros(size, 4, dtype=torch.long),
-                "pixel_values_videos": torch.randn(size, 8, 3, 224, 224, generator=gen),
-                "input_features": torch.randn(size, 8, 32000, generator=gen) * 0.1,
+                **tiny_test_media(size, seed=seed * count + i, audio_scale=0.1),
                 "video_flags": torch.ones(size, dtype=torch.bool),
                 "audio_flags": audio_flags,
             }
@@ -31,7 +31,7 @@ def _batches(count: int = 3, size: int = 6, seed: int = 0, audio_rows: int | Non
 
 @pytest.fixture(scope="module")
 def initialised():
-    model = build_model("tiny", seed=0).eval()
+    model = build_model("tiny", seed=0, **TINY_TEST_MODEL).eval()
     batches = _batches()
     similarity = init_fusion_from_data(model, batches, seed=1)
     return model, batches, similarity
@@ -88,7 +88,10 @@ def test_similarity_report_and_statistics(initialised):
 
 
 def test_same_seed_same_weights_and_towers_untouched():
-    first, second = build_model("tiny", seed=0).eval(), build_model("tiny", seed=0).eval()
+    first, second = (
+        build_model("tiny", seed=0, **TINY_TEST_MODEL).eval(),
+        build_model("tiny", seed=0, **TINY_TEST_MODEL).eval(),
+    )
     towers_before = {n: p.clone() for n, p in first.named_parameters() if "tower" in n}
     init_fusion_from_data(first, _batches(count=1), seed=3)
     init_fusion_from_data(second, _batches(count=1), seed=3)
@@ -99,9 +102,9 @@ def test_same_seed_same_weights_and_towers_untouched():
 
 
 def test_bad_inputs_raise_clear_errors():
-    model = build_model("tiny", seed=0).eval()
+    model = build_model("tiny", seed=0, **TINY_TEST_MODEL).eval()
     with pytest.raises(FusionInitError, match=r"1 training samples have audio; need at least 2"):
         init_fusion_from_data(model, _batches(count=1, audio_rows=1))
-    qformer = build_model("tiny", seed=0, audio_fusion="qformer").eval()
+    qformer = build_model("tiny", seed=0, audio_fusion="qformer", **TINY_TEST_MODEL).eval()
     with pytest.raises(FusionInitError, match=r"attention pooling/pre-fusion only.*audio_fusion"):
         init_fusion_from_data(qformer, _batches(count=1))

@@ -1,4 +1,4 @@
-"""AffectGPT model (modeling_affectgpt/) on tiny random configs, CPU only."""
+"""AffectGPT model (modeling_affectgpt/) on tiny random configs at the test-only input sizes, CPU only."""
 
 from __future__ import annotations
 
@@ -16,25 +16,16 @@ import torch
 from affectgpt.presets import EOS_TOKEN_ID, build_config, build_model
 from modeling_affectgpt import (
     AUTO_MAP,
+    FUSION_MODULES,
     OFFICIAL_GENERATION_KWARGS,
     OFFICIAL_KEY_MAP,
     AffectGPTForConditionalGeneration,
     official_generation_config,
 )
+from tests.conftest import TINY_TEST_MODEL, tiny_test_media
 
 FRAME, FACE, AUDIO, MULTI = 151667, 151668, 151666, 151669
 IM_START = 151644
-FUSION_PREFIXES = (
-    "model.video_attention_mlp",
-    "model.affectgpt_proj",
-    "model.audio_attention_mlp",
-    "model.audio_llama_proj",
-    "model.multi_video_embs",
-    "model.multi_audio_embs",
-    "model.attention_mlp",
-    "model.fc_att",
-    "model.multi_llama_proj",
-)
 
 
 def prompt(video: bool, audio: bool, body=(101, 102, 103), visual=FRAME) -> list[int]:
@@ -60,16 +51,12 @@ def left_pad(rows: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def media(batch: int, seed: int = 0) -> dict[str, torch.Tensor]:
-    g = torch.Generator().manual_seed(seed)
-    return {
-        "pixel_values_videos": torch.randn(batch, 8, 3, 224, 224, generator=g),
-        "input_features": torch.randn(batch, 8, 32000, generator=g),
-    }
+    return tiny_test_media(batch, seed=seed)
 
 
 @pytest.fixture(scope="module")
 def model() -> AffectGPTForConditionalGeneration:
-    return build_model("tiny", seed=0).eval()
+    return build_model("tiny", seed=0, **TINY_TEST_MODEL).eval()
 
 
 def test_forward_and_loss_match_manual_cross_entropy(model):
@@ -88,11 +75,14 @@ def test_forward_and_loss_match_manual_cross_entropy(model):
 
 
 def test_backward_reaches_every_fusion_param_and_no_tower_param():
-    model = build_model("tiny", seed=1).train()
+    model = build_model("tiny", seed=1, **TINY_TEST_MODEL).train()
     ids = torch.tensor([prompt(True, True)] * 2)
     model(input_ids=ids, labels=ids, **media(2)).loss.backward()
-    fusion = {n: p for n, p in model.named_parameters() if n.startswith(FUSION_PREFIXES)}
-    assert len(fusion) == 2 * len(FUSION_PREFIXES)  # weight + bias each
+    # the tiny preset's attention pooling + attention pre-fusion: the nine Linear fusion modules, no Q-Former
+    present = [f"model.{m}." for m in FUSION_MODULES if hasattr(model.model, m)]
+    assert len(present) == 9
+    fusion = {n: p for n, p in model.named_parameters() if n.startswith(tuple(present))}
+    assert len(fusion) == 2 * len(present)  # weight + bias each
     for name, param in fusion.items():
         assert param.grad is not None and param.grad.abs().sum() > 0, name
     for name, param in model.named_parameters():
@@ -103,7 +93,7 @@ def test_backward_reaches_every_fusion_param_and_no_tower_param():
 
 
 def test_gradient_checkpointing_trains():
-    model = build_model("tiny", seed=2).train()
+    model = build_model("tiny", seed=2, **TINY_TEST_MODEL).train()
     model.gradient_checkpointing_enable()
     ids = torch.tensor([prompt(True, True)])
     model(input_ids=ids, labels=ids, **media(1)).loss.backward()
@@ -215,124 +205,6 @@ def test_official_fusion_math_matches_numpy_restatement(model):
     assert not np.allclose(linear((soft * z_v).sum(0), inner.affectgpt_proj), video_token, atol=1e-4)
 
 
-def test_repeated_audio_clips_are_encoded_once_with_the_same_features(model):
-    """Audio no longer than one clip repeats one clip C times; the tower runs once for it, same features."""
-    inner = model.model
-    feats = media(3, seed=4)["input_features"]
-    feats[0] = feats[0, :1]  # sample 0: one clip repeated 8 times; samples 1-2: distinct clips
-    feats[2] = 0.0  # a sample without audio: zeros, also repeated
-    seen = []
-    hook = inner.audio_tower.register_forward_pre_hook(lambda mod, args: seen.append(args[0].shape[0]))
-    with torch.no_grad():
-        try:
-            got = inner.get_audio_features(feats)  # (3, 8, d_a)
-        finally:
-            hook.remove()
-        hidden = inner.audio_tower(feats.flatten(0, 1), output_hidden_states=True).hidden_states
-    want = torch.stack(hidden[-inner.config.hubert_layers :]).mean(0).mean(1).reshape(3, 8, -1)
-    assert seen == [1 + 8 + 1]
-    torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5)
-
-
-def test_audio_tower_runs_in_bounded_chunks_with_the_same_features(model, monkeypatch):
-    """At most AUDIO_CLIPS_PER_CALL clips per tower call; chunking changes nothing in the features."""
-    import modeling_affectgpt.modeling_affectgpt as modeling
-
-    inner = model.model
-    feats = media(3, seed=5)["input_features"]  # 24 distinct clips
-    with torch.no_grad():
-        whole = inner.get_audio_features(feats)
-        monkeypatch.setattr(modeling, "AUDIO_CLIPS_PER_CALL", 5)
-        seen = []
-        hook = inner.audio_tower.register_forward_pre_hook(lambda mod, args: seen.append(args[0].shape[0]))
-        try:
-            chunked = inner.get_audio_features(feats)
-        finally:
-            hook.remove()
-    assert seen == [5, 5, 5, 5, 4]
-    torch.testing.assert_close(chunked, whole, rtol=1e-4, atol=1e-5)
-
-
-@pytest.mark.parametrize("rows, keep", [(1, 1), (1, 2), (3, 2)])
-def test_generation_logits_from_the_packed_head_match_the_lm_head(model, rows, keep):
-    """With a KV cache, no grad, on CPU in float32, the logits come from the oneDNN-packed copy of lm_head; they
-    equal the stock lm_head's to float rounding and pick the same tokens."""
-    from transformers import DynamicCache
-
-    ids = torch.tensor([prompt(False, False, body=(101 + i, 102, 103)) for i in range(rows)])
-    with torch.no_grad():
-        hidden = model.model(input_ids=ids).last_hidden_state  # (rows, L, H)
-        want = model.lm_head(hidden[:, -keep:, :])  # (rows, keep, V)
-        cache = DynamicCache(config=model.config.get_text_config(decoder=True))
-        got = model(input_ids=ids, logits_to_keep=keep, past_key_values=cache).logits
-    assert got.shape == want.shape == (rows, keep, model.config.text_config.vocab_size)
-    torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
-    assert torch.equal(got.argmax(-1), want.argmax(-1))
-    assert model._packed_head._packed is not None, "the packed head did not run"
-
-
-def test_packed_head_is_remade_for_each_generation_and_never_saved(model):
-    """A weight change between two generations is seen even when it bypasses the version counter (`.data`),
-    the stock path runs for training and when switched off, and copies of the model do not carry the packed
-    tensor (it has no storage)."""
-    import copy
-    import pickle
-
-    from transformers import DynamicCache
-
-    ids = torch.tensor([prompt(False, False), prompt(False, False, body=(104, 105, 106))])
-
-    def prefill_logits():  # what the first step of `generate` computes
-        with torch.no_grad():
-            cache = DynamicCache(config=model.config.get_text_config(decoder=True))
-            return model(input_ids=ids, logits_to_keep=1, past_key_values=cache).logits
-
-    before = prefill_logits()
-    packed = model._packed_head._packed
-    assert packed is not None
-    weight = model.lm_head.weight
-    saved = weight.detach().clone()
-    try:
-        version = weight._version
-        scale = torch.linspace(0.5, 2.0, weight.shape[0]).unsqueeze(1)  # (V, 1): a per-token rescale
-        weight.data.mul_(scale)
-        assert weight._version == version  # invisible to the version counter
-        after = prefill_logits()
-        model.packed_cpu_head = False
-        stock = prefill_logits()
-    finally:
-        model.packed_cpu_head = True
-        with torch.no_grad():
-            weight.copy_(saved)
-    assert model._packed_head._packed is not packed
-    torch.testing.assert_close(after, stock, rtol=1e-5, atol=1e-5)
-    assert not torch.allclose(after, before)
-    # Training forward: stock lm_head (gradients flow to it).
-    assert model(input_ids=ids, labels=ids).loss.requires_grad
-    # Inside packed_head_reused(), generations share one packed copy (made fresh at the first prefill inside)
-    # unless the version counter moves.
-    earlier = model._packed_head._packed
-    with model.packed_head_reused():
-        prefill_logits()
-        kept = model._packed_head._packed
-        assert kept is not earlier
-        prefill_logits()
-        assert model._packed_head._packed is kept
-        with torch.no_grad():
-            weight.mul_(1.0)  # an in-place write the version counter sees
-        prefill_logits()
-        assert model._packed_head._packed is not kept
-        kept = model._packed_head._packed
-    prefill_logits()
-    assert model._packed_head._packed is not kept
-    gen = {"input_ids": ids[:1], "max_new_tokens": 3, "do_sample": False}
-    first = model.generate(**gen)
-    clone = copy.deepcopy(model)
-    assert clone._packed_head._packed is None and model._packed_head._packed is not None
-    assert pickle.loads(pickle.dumps(model._packed_head))._packed is None
-    assert torch.equal(clone.generate(**gen), first)
-
-
 def _strip_after_eos(seq: list[int], eos: set[int]) -> list[int]:
     for i, tok in enumerate(seq):
         if tok in eos:
@@ -394,7 +266,7 @@ def test_variant_fusions_run_and_train(fusion):
         overrides |= {"multi_fusion": "qformer", "num_video_query_tokens": 2, "num_multi_query_tokens": 3}
     else:
         overrides |= {"multi_fusion": "none"}
-    model = build_model("tiny", seed=6, **overrides).train()
+    model = build_model("tiny", seed=6, **TINY_TEST_MODEL, **overrides).train()
     k_v = model.config.num_video_query_tokens
     k_m = model.config.num_multi_query_tokens if fusion == "qformer" else 0
     ids = [IM_START] + [MULTI] * k_m + [AUDIO] + [FRAME] * k_v + [101, 102]
@@ -413,7 +285,7 @@ def test_variant_fusions_run_and_train(fusion):
 
 
 def test_face_variant_uses_face_placeholder():
-    model = build_model("tiny", seed=7, visual_input="face").eval()
+    model = build_model("tiny", seed=7, visual_input="face", **TINY_TEST_MODEL).eval()
     assert model.config.video_token_id == FACE
     logits = model(input_ids=torch.tensor([prompt(True, True, visual=FACE)]), **media(1)).logits
     assert torch.isfinite(logits).all()
@@ -428,9 +300,12 @@ def test_official_key_map_covers_every_parameter():
         )
         for name in model.state_dict():
             assert any(name.startswith(prefix) for prefix in OFFICIAL_KEY_MAP), name
-    for ours, official in OFFICIAL_KEY_MAP.items():
-        if ours.startswith(FUSION_PREFIXES):
-            assert ours.removeprefix("model.").split(".")[0] in official
+    # The fusion modules keep their official attribute names (Q-Former internals are renamed; see the map).
+    for name in FUSION_MODULES:
+        rows = {ours: off for ours, off in OFFICIAL_KEY_MAP.items() if ours.startswith(f"model.{name}.")}
+        assert rows, name
+        if not name.endswith("_qformer"):
+            assert rows == {f"model.{name}.": f"{name}."}, name
 
 
 # --------------------------------------------------------------------------------------------------------------
