@@ -20,7 +20,6 @@ from transformers.modeling_utils import PreTrainedModel
 from .configuration_affectgpt import AffectGPTConfig
 from .fusion_qformer import QFormerPooler
 from .official_names import OFFICIAL_KEY_MAP
-from .packed_lm_head import PackedLMHead
 from .pooling import attention_pool, attention_prefusion, mean_pool
 
 __all__ = [
@@ -55,9 +54,6 @@ AUTO_MAP = {
     "AutoModelForImageTextToText": "modeling_affectgpt.AffectGPTForConditionalGeneration",
     "AutoModelForMultimodalLM": "modeling_affectgpt.AffectGPTForConditionalGeneration",
 }
-
-# Audio clips per audio-tower call (see `get_audio_features`).
-AUDIO_CLIPS_PER_CALL = 16
 
 # Inputs that exist only for the prefill step; the flags are ours, the tensors are also in transformers' list.
 _PREFILL_ONLY_INPUTS = (
@@ -206,24 +202,10 @@ class AffectGPTModel(AffectGPTPreTrainedModel):
         (N, C, S) raw 16 kHz clips -> (N, C, d_a)
         """
         n, c = input_features.shape[:2]
-        # Audio no longer than one clip gives C identical clips (every clip starts at 0 of the padded waveform):
-        # the tower runs once per such sample, the rest of the rows copy its features. Same math, up to C times
-        # less tower work on short clips.
-        repeated = (input_features == input_features[:, :1]).flatten(1).all(dim=1)  # (N,)
-        keep = torch.ones(n, c, dtype=torch.bool, device=input_features.device)  # (N, C)
-        keep[repeated, 1:] = False
-        clips = input_features[keep]  # (N, C, S) -> (M, S), M = clips actually encoded
+        clips = input_features.flatten(0, 1)  # (N, C, S) -> (N*C, S)
         clips = clips.to(device=self.audio_tower.device, dtype=self.audio_tower.dtype)
         with torch.set_grad_enabled(torch.is_grad_enabled() and self._tower_trainable(self.audio_tower)):
-            # A bounded number of clips per tower call: the conv front end's activations of a whole batch (32
-            # channels x 6,400 steps per clip in the tiny tower) fall out of the CPU caches and cost ~1.5x per
-            # clip; on a GPU the bound caps the tower's peak memory. Clips are independent, the result the same.
-            feats = torch.cat(
-                [self._encode_audio_clips(chunk) for chunk in clips.split(AUDIO_CLIPS_PER_CALL)]
-            )  # (M, d_a)
-        source = (keep.flatten().cumsum(0) - 1).view(n, c)  # (N, C): row of `feats` that holds each clip
-        source[repeated] = source[repeated, :1]  # repeated samples read their first clip's row
-        feats = feats.index_select(0, source.flatten().to(feats.device))  # (M, d_a) -> (N*C, d_a)
+            feats = self._encode_audio_clips(clips)  # (N*C, d_a)
         return feats.reshape(n, c, -1).to(self._fusion_dtype())  # (N*C, d_a) -> (N, C, d_a)
 
     def _encode_audio_clips(self, clips: torch.Tensor) -> torch.Tensor:
@@ -443,11 +425,6 @@ class AffectGPTForConditionalGeneration(AffectGPTPreTrainedModel, GenerationMixi
         super().__init__(config)
         self.model = AffectGPTModel(config)
         self.lm_head = nn.Linear(config.text_config.hidden_size, config.text_config.vocab_size, bias=False)
-        # CPU float32 generation computes the logits with a oneDNN-prepacked copy of lm_head, re-made at each
-        # generation's prefill (tiny preset: 1.1 instead of 3.7 ms per step at one row; see packed_lm_head.py).
-        # False: the stock lm_head.
-        self.packed_cpu_head = True
-        self._packed_head = PackedLMHead()
         self.post_init()
         # Greedy unless the caller asks otherwise; eos/pad come from the text config (presets set the official
         # stop ids, eos <|im_end|> and "###", here, since the model alone does not know the tokenizer).
@@ -488,8 +465,6 @@ class AffectGPTForConditionalGeneration(AffectGPTPreTrainedModel, GenerationMixi
         logits_to_keep (`int` or `torch.Tensor`, *optional*):
             Compute logits only for the last N positions (0 = all), or for the given indices.
         """
-        # The first forward of a generation (empty cache) re-packs the head: weights may have changed since the last.
-        generation_start = past_key_values is not None and past_key_values.get_seq_length() == 0
         outputs = self.model(
             input_ids=input_ids,
             pixel_values_videos=pixel_values_videos,
@@ -506,13 +481,7 @@ class AffectGPTForConditionalGeneration(AffectGPTPreTrainedModel, GenerationMixi
         )
         hidden_states = outputs.last_hidden_state  # (B, L, H)
         keep = slice(-logits_to_keep, None) if isinstance(logits_to_keep, int) else logits_to_keep
-        hidden_states = hidden_states[:, keep, :]  # (B, L', H)
-        if self._use_packed_head(hidden_states, labels, past_key_values):
-            rows = hidden_states.reshape(-1, hidden_states.shape[-1])  # (B, L', H) -> (B*L', H)
-            logits = self._packed_head.logits(self.lm_head.weight, rows, repack=generation_start)  # (B*L', V)
-            logits = logits.view(*hidden_states.shape[:-1], -1)  # (B*L', V) -> (B, L', V)
-        else:
-            logits = self.lm_head(hidden_states)  # (B, L', V)
+        logits = self.lm_head(hidden_states[:, keep, :])  # (B, L', V)
 
         loss = None
         if labels is not None:
@@ -525,25 +494,6 @@ class AffectGPTForConditionalGeneration(AffectGPTPreTrainedModel, GenerationMixi
             past_key_values=outputs.past_key_values,
             hidden_states=outputs.hidden_states,
             attentions=outputs.attentions,
-        )
-
-    def packed_head_reused(self):
-        """Context manager: the generations inside share one packed lm_head instead of re-making it at each
-        prefill (saves ~14 ms per generation for the tiny preset). For loops over batches on fixed weights."""
-        return self._packed_head.reused()
-
-    def _use_packed_head(self, hidden_states: torch.Tensor, labels, past_key_values) -> bool:
-        """Inference with a KV cache (generation) on CPU in float32, with `packed_cpu_head` on and a plain Linear
-        head; see `PackedLMHead`. Training, scoring with labels and plain forwards keep the stock `lm_head`."""
-        head = self.lm_head
-        return (
-            self.packed_cpu_head
-            and labels is None
-            and past_key_values is not None
-            and not torch.is_grad_enabled()
-            and type(head) is nn.Linear
-            and head.bias is None
-            and PackedLMHead.supports(head.weight, hidden_states)
         )
 
     def prepare_inputs_for_generation(self, *args, is_first_iteration: bool | None = False, **kwargs):

@@ -9,7 +9,24 @@ The Q-Former variants' internals (LAVIS BertModel vs transformers' Blip2QFormerM
 their surrounding names are listed. Hub-facing file: no imports.
 """
 
-__all__ = ["OFFICIAL_KEY_MAP"]
+__all__ = ["FUSION_MODULES", "OFFICIAL_KEY_MAP"]
+
+# The pooling, projector and pre-fusion modules: attributes of `AffectGPTModel` (which of them exist depends on
+# the config's fusion kinds), the parts that train in full next to the LoRA. Attention variants, then Q-Formers.
+FUSION_MODULES: tuple[str, ...] = (
+    "video_attention_mlp",
+    "affectgpt_proj",
+    "audio_attention_mlp",
+    "audio_llama_proj",
+    "multi_video_embs",
+    "multi_audio_embs",
+    "attention_mlp",
+    "fc_att",
+    "multi_llama_proj",
+    "video_qformer",
+    "audio_qformer",
+    "multi_qformer",
+)
 
 OFFICIAL_KEY_MAP: dict[str, str] = {
     # per-modality pooling + projection to the LLM (video / faces)
