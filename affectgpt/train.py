@@ -510,6 +510,17 @@ class TrainResult:
     final_reward: float | None = None  # GRPO: the last logged mean total reward
 
 
+def train_and_export(trainer, processor, recipe: dict, resume_from: str | None):
+    """The end every training method shares: the recipe saved beside the run, `trainer.train` (resumed when
+    asked), the export. Returns (the Trainer's output, the export folder or None)."""
+    output_dir = Path(trainer.args.output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    (output_dir / "recipe.yaml").write_text(yaml.safe_dump(recipe, sort_keys=False))
+    output = trainer.train(resume_from_checkpoint=resume_from)
+    export_dir = export_model(trainer, processor, recipe, recipe["export"]["dir"] or output_dir / "final")
+    return output, (str(export_dir) if export_dir else None)
+
+
 def _resume_arg(resume: str | bool | None, output_dir: str) -> str | None:
     """The checkpoint to resume from: `True` = the newest complete one in `output_dir` (newer ones that a kill
     during saving left unfinished are skipped, with a warning); a path must itself be complete."""
@@ -585,18 +596,13 @@ def train(
         peft_config=peft_config,
         callbacks=[epoch_callback(collator), *(callbacks or [])],
     )
-    Path(args.output_dir).mkdir(parents=True, exist_ok=True)
-    (Path(args.output_dir) / "recipe.yaml").write_text(yaml.safe_dump(recipe, sort_keys=False))
-    output = trainer.train(resume_from_checkpoint=resume_from)
-    export_dir = export_model(
-        trainer, processor, recipe, recipe["export"]["dir"] or Path(args.output_dir) / "final"
-    )
+    output, export_dir = train_and_export(trainer, processor, recipe, resume_from)
     losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
     return TrainResult(
         global_step=trainer.state.global_step,
         final_loss=losses[-1] if losses else float(output.training_loss),
         output_dir=str(args.output_dir),
-        export_dir=str(export_dir) if export_dir else None,
+        export_dir=export_dir,
         dropped_samples=getattr(trainer, "_dropped_samples", 0),
         log_history=list(trainer.state.log_history),
     )

@@ -218,8 +218,6 @@ def plot_reward_curves(log_history: list[dict], path: str | Path) -> Path | None
 
 def train_grpo(recipe: dict, resume=None, output_dir: str | None = None, callbacks: list | None = None):
     """Run a loaded `method: grpo` recipe (affectgpt.train.train dispatches here). Returns a TrainResult."""
-    import yaml
-
     from affectgpt.grpo.data import PromptEncoder
     from affectgpt.train import (
         RecipeError,
@@ -230,7 +228,7 @@ def train_grpo(recipe: dict, resume=None, output_dir: str | None = None, callbac
         build_model_and_processor,
         build_train_dataset,
         configure_trainable,
-        export_model,
+        train_and_export,
     )
 
     grpo_cfg = recipe["grpo"]
@@ -270,18 +268,13 @@ def train_grpo(recipe: dict, resume=None, output_dir: str | None = None, callbac
         callbacks=[curve_callback(), *(callbacks or [])],
         encode_prompts=PromptEncoder(processor, grpo_cfg["task"], _data_root(recipe["data"])),
     )
-    Path(args.output_dir).mkdir(parents=True, exist_ok=True)
-    (Path(args.output_dir) / "recipe.yaml").write_text(yaml.safe_dump(recipe, sort_keys=False))
-    output = trainer.train(resume_from_checkpoint=resume_from)
-    export_dir = export_model(
-        trainer, processor, recipe, recipe["export"]["dir"] or Path(args.output_dir) / "final"
-    )
+    output, export_dir = train_and_export(trainer, processor, recipe, resume_from)
     rewards = [entry["reward"] for entry in trainer.state.log_history if "reward" in entry]
     return TrainResult(
         global_step=trainer.state.global_step,
         final_loss=float(output.training_loss),
         output_dir=str(args.output_dir),
-        export_dir=str(export_dir) if export_dir else None,
+        export_dir=export_dir,
         log_history=list(trainer.state.log_history),
         final_reward=rewards[-1] if rewards else None,
     )
