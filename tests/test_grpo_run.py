@@ -18,15 +18,6 @@ ROOT = Path(__file__).resolve().parents[1]
 RECIPE = ROOT / "recipes" / "grpo-tiny-synth.yaml"
 
 
-@pytest.fixture(scope="module")
-def synth_dir(tmp_path_factory) -> Path:
-    from dataset_scripts.synth_mer import build_synth_mer
-
-    out = tmp_path_factory.mktemp("data") / "synth-mer"
-    build_synth_mer(out, num_clips=8, num_workers=1, progress=False)
-    return out
-
-
 class _Spy(TrainerCallback):
     def on_train_begin(self, args, state, control, model=None, **kwargs):
         self.before = {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
@@ -35,7 +26,7 @@ class _Spy(TrainerCallback):
         self.after = {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
 
 
-def test_two_grpo_steps_with_media_lora_and_every_reward_logged(synth_dir, tmp_path, wheel_dir):
+def test_two_grpo_steps_with_media_lora_and_every_reward_logged(synth_data, tmp_path, wheel_dir):
     out = tmp_path / "run"
     recipe = load_recipe(
         RECIPE,
@@ -43,7 +34,7 @@ def test_two_grpo_steps_with_media_lora_and_every_reward_logged(synth_dir, tmp_p
             "model.pretrained=null",
             "model.preset=tiny",
             "model.lora=true",  # the official recipe's PEFT path
-            f"data.path={synth_dir}",
+            f"data.path={synth_data}",  # the session's shared 20-clip corpus
             f"grpo.wheel_dir={wheel_dir}",
             "grpo.max_words=3",  # random completions differ in length: a non-zero advantage in every group
             "training.max_steps=2",
