@@ -1,14 +1,19 @@
-"""The dataset card (README.md) written beside the parquet shards: YAML `configs:` so that
-`load_dataset(OUT, config)` finds every split offline, plus the schema and the `data_root` convention."""
+"""The dataset card (README.md) written beside the parquet shards, through huggingface_hub's `DatasetCard` /
+`DatasetCardData`: YAML `configs:` so that `load_dataset(OUT, config)` finds every split offline, plus the schema
+and the `data_root` convention."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import yaml
+from huggingface_hub import DatasetCard, DatasetCardData
+
 __all__ = [
     "FINGERPRINT_PREFIX",
     "CardInfo",
     "card_configs",
+    "dataset_card",
     "is_fingerprinted",
     "render_card",
     "split_patterns",
@@ -44,37 +49,36 @@ class CardInfo:
     tags: list[str] = field(default_factory=lambda: ["emotion-recognition", "multimodal", "affectgpt"])
 
 
-def render_card(
+def dataset_card(
     card: CardInfo,
     counts: dict[str, dict[str, int]],
     embedded: bool = False,
     fingerprints: dict[str, str] | None = None,
-) -> str:
-    """The README text. `fingerprints` ({config: content hash}) go into each config's `description`: datasets
-    keys its local cache on the folder's name and on the card's configs (hashed with every BuilderConfig field,
+) -> DatasetCard:
+    """The card as a `huggingface_hub.DatasetCard`: `DatasetCardData` metadata (license, task, tags, `configs`) and
+    the Markdown body. `fingerprints` ({config: content hash}) go into each config's `description`: datasets keys
+    its local cache on the folder's name and on the card's configs (hashed with every BuilderConfig field,
     `description` included), never on the parquet bytes, so without a content hash there a rebuilt folder or
     another folder of the same name would load stale rows."""
-    import yaml
-
     fingerprints = fingerprints or {}
-    meta = {
-        "license": card.license,
-        "pretty_name": card.title,
-        "tags": card.tags,
-        "task_categories": ["video-text-to-text"],
-        "configs": [
+    data = DatasetCardData(
+        license=card.license,
+        pretty_name=card.title,
+        tags=card.tags,
+        task_categories=["video-text-to-text"],
+        configs=[
             {
                 "config_name": config,
                 "data_files": [{"split": split, "path": f"{config}/{split}-*.parquet"} for split in splits],
                 **(
-                    {"description": f"content sha256 {fingerprints[config]}"}
+                    {"description": f"{FINGERPRINT_PREFIX}{fingerprints[config]}"}
                     if config in fingerprints
                     else {}
                 ),
             }
             for config, splits in counts.items()
         ],
-    }
+    )
     rows = "\n".join(
         f"| `{config}` | {', '.join(f'{s}: {n}' for s, n in splits.items())} | {card.config_notes.get(config, '')} |"
         for config, splits in counts.items()
@@ -109,24 +113,32 @@ Load offline with `datasets.load_dataset("<this folder>", "<config>")`.
 
 Written by `affectgpt build-dataset`.
 """
-    return "---\n" + yaml.safe_dump(meta, sort_keys=False, allow_unicode=True) + "---\n\n" + body
+    return DatasetCard(f"---\n{data.to_yaml()}\n---\n\n{body}")
+
+
+def render_card(
+    card: CardInfo,
+    counts: dict[str, dict[str, int]],
+    embedded: bool = False,
+    fingerprints: dict[str, str] | None = None,
+) -> str:
+    """The README text of `dataset_card`."""
+    return str(dataset_card(card, counts, embedded=embedded, fingerprints=fingerprints))
 
 
 def card_configs(card_text: str) -> list[dict]:
-    """The YAML `configs:` entries of a card's front matter ([] when it has none)."""
-    import yaml
-
-    parts = card_text.split("---", 2)
+    """The YAML `configs:` entries of a card's front matter ([] when it has none or it does not parse)."""
+    if not card_text.lstrip().startswith("---"):
+        return []  # no front matter (DatasetCard would log a warning for it)
     try:
-        meta = yaml.safe_load(parts[1]) if len(parts) == 3 and not parts[0].strip() else None
-    except yaml.YAMLError:
+        configs = DatasetCard(card_text).data.get("configs")
+    except (ValueError, yaml.YAMLError):  # front matter that is not a YAML mapping
         return []
-    configs = meta.get("configs") if isinstance(meta, dict) else None
     return [c for c in configs if isinstance(c, dict)] if isinstance(configs, list) else []
 
 
 def is_fingerprinted(card_text: str) -> bool:
-    """Whether every config of a card carries a content fingerprint (a card written by `render_card`)."""
+    """Whether every config of a card carries a content fingerprint (a card written by `dataset_card`)."""
     configs = card_configs(card_text)
     return bool(configs) and all(
         str(c.get("description", "")).startswith(FINGERPRINT_PREFIX) for c in configs

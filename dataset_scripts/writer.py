@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .card import CardInfo, is_fingerprinted, render_card
+from .card import CardInfo, card_configs, dataset_card, is_fingerprinted
 from .schema import COLUMNS, features
 
 __all__ = [
@@ -194,7 +194,7 @@ def _shards(rows: list[dict], root: Path, embed: bool) -> list[list[dict]]:
 
 def content_fingerprint(config_dir: Path) -> str:
     """sha256 over the names and bytes of a config's parquet shards: what the card records so that datasets'
-    cache (keyed on the card, see `render_card`) changes whenever the rows do."""
+    cache (keyed on the card, see `dataset_card`) changes whenever the rows do."""
     digest = hashlib.sha256()
     for path in sorted(config_dir.glob("*.parquet")):
         with path.open("rb") as fh:
@@ -278,8 +278,8 @@ def write_configs(
                 report.counts[config][split] = len(kept)
                 bar.update(len(rows) - len(kept))
     fingerprints = {config: content_fingerprint(root / config) for config in report.counts}
-    (root / "README.md").write_text(
-        render_card(card, report.counts, embedded=embed_media, fingerprints=fingerprints), encoding="utf-8"
+    dataset_card(card, report.counts, embedded=embed_media, fingerprints=fingerprints).save(
+        root / "README.md"
     )
     return report
 
@@ -312,13 +312,11 @@ def push_to_hub(
 ) -> None:
     """Upload a built dataset config by config (`DatasetDict.push_to_hub(config_name=...)`), private by
     default. Media must be embedded (`embed_media=True`): plain path strings would upload as dangling text."""
-    import yaml
     from datasets import load_dataset
 
     out = Path(out)
     text = (out / "README.md").read_text(encoding="utf-8")
-    meta = yaml.safe_load(text.split("---")[1])
-    names = configs or [c["config_name"] for c in meta.get("configs", [])]
+    names = configs or [c["config_name"] for c in card_configs(text) if c.get("config_name")]
     for name in names:
         dd = load_dataset(str(out), name, **local_load_kwargs(out))
         for split, ds in dd.items():

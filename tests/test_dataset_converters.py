@@ -83,6 +83,22 @@ def test_mer_caption_plus(mer_root, tmp_path):
         assert row["source"] == "mer-caption-plus" and row["split"] == "train" and row["valence"] is None
 
 
+def test_converter_cards_load_as_dataset_cards(mer_root, unibench_root, tmp_path):
+    from huggingface_hub import DatasetCard
+
+    with pytest.warns(UserWarning, match="skipping 1 row"):
+        build_mer_caption(mer_root[0], tmp_path / "mer", skip_missing=True, progress=False)
+    with pytest.warns(UserWarning, match="official test set has"):
+        build_unibench(unibench_root[0], tmp_path / "uni", skip_missing=True, progress=False)
+    mer = DatasetCard.load(tmp_path / "mer" / "README.md").data
+    assert mer.license == "cc-by-nc-4.0"
+    assert [c["config_name"] for c in mer.configs] == ["mer-caption-plus"]
+    uni = DatasetCard.load(tmp_path / "uni" / "README.md").data
+    assert uni.license == "other" and uni.task_categories == ["video-text-to-text"]
+    assert {c["config_name"] for c in uni.configs} == set(UNIBENCH)
+    assert all([f["split"] for f in c["data_files"]] == ["test"] for c in uni.configs)
+
+
 def test_mer_caption_second_config(mer_root, tmp_path):
     from datasets import load_dataset
 

@@ -77,6 +77,41 @@ def test_skip_missing_and_overwrite(media, tmp_path):
     assert "config_name: c" in card and "data_root" in card and "license: other" in card
 
 
+def test_card_loads_with_huggingface_hub_and_carries_the_metadata(media, tmp_path):
+    """The README is a `DatasetCard`: YAML metadata the Hub reads (license, task, tags, one `configs` entry per
+    config with its splits' data_files and content hash) and the Markdown body."""
+    from huggingface_hub import DatasetCard
+
+    from dataset_scripts.writer import content_fingerprint
+
+    out = tmp_path / "out"
+    video, audio = media
+    rows = {
+        "c": {"train": _rows(video, audio), "test": _rows(video, audio)},
+        "d": {"test": _rows(video, audio)},
+    }
+    write_dataset(
+        out, rows, CardInfo(title="My set", license="cc0-1.0", summary="s", tags=["x"]), progress=False
+    )
+    card = DatasetCard.load(out / "README.md")
+    data = card.data
+    assert (data.license, data.pretty_name, data.task_categories, data.tags) == (
+        "cc0-1.0",
+        "My set",
+        ["video-text-to-text"],
+        ["x"],
+    )
+    assert data.configs == [
+        {
+            "config_name": name,
+            "data_files": [{"split": split, "path": f"{name}/{split}-*.parquet"} for split in splits],
+            "description": f"content sha256 {content_fingerprint(out / name)}",
+        }
+        for name, splits in (("c", ["train", "test"]), ("d", ["test"]))
+    ]
+    assert card.text.lstrip().startswith("# My set") and "## Schema" in card.text and "data_root" in card.text
+
+
 def test_relative_paths_resolve_against_the_dataset_dir(media, tmp_path):
     out = tmp_path / "out"
     with staging(out) as tmp:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -75,6 +76,24 @@ def test_custom_code_copies_match_the_source():
         assert copy.read_text() == source.read_text(), (
             f"{copy} differs from {source}: run `make sync-embedded` to re-save the embedded model"
         )
+
+
+def test_folder_holds_every_sibling_the_hub_code_imports():
+    """The media code is split into flat siblings (`.media` -> `.decode_pyav` -> ...): each one the processor or
+    the model reaches must travel into the folder, or loading it with trust_remote_code fails on a user's machine."""
+    from transformers.dynamic_module_utils import get_relative_import_files
+
+    from tests.conftest import REPO_ROOT
+
+    needed = set()
+    for entry in (
+        REPO_ROOT / "processing" / "processing_affectgpt.py",
+        REPO_ROOT / "modeling_affectgpt" / "modeling_affectgpt.py",
+    ):
+        needed |= {entry.name} | {Path(p).name for p in get_relative_import_files(str(entry))}
+    assert {"media.py", "decode_pyav.py", "pyav_seek_plan.py", "decode_torchcodec.py"} <= needed
+    missing = sorted(needed - {p.name for p in DEFAULT_MODEL_DIR.glob("*.py")})
+    assert not missing, f"{missing} missing from {DEFAULT_MODEL_DIR}: run `make sync-embedded`"
 
 
 def test_derived_files_match_the_code():

@@ -120,6 +120,16 @@ def test_load_dataset_offline(synth_out):
     assert row["label"] in EMOTIONS and row["source"] == "synth-mer" and row["split"] == "test"
 
 
+def test_card_is_a_dataset_card_with_both_splits(synth_out):
+    from huggingface_hub import DatasetCard
+
+    data = DatasetCard.load(synth_out / "README.md").data
+    assert data.license == "cc0-1.0" and data.task_categories == ["video-text-to-text"]
+    (config,) = data.configs
+    assert config["config_name"] == "synth-mer"
+    assert [f["split"] for f in config["data_files"]] == ["train", "test"]
+
+
 def test_descriptions_use_only_their_own_wheel_words(wheel_dir):
     """Physical cue phrases avoid every emotion-wheel variant, so a lexicon extractor finds only the labels."""
     from metrics.mer_unibench import load_wheels
