@@ -8,7 +8,7 @@ A sample that cannot be decoded or generated is recorded and reported; the run g
 
 One module per job: `datasets` (which sets, their rows), `protocol` (what an answer depends on), `cache` (the
 generation cache), `run` (generation), `generations` (saved JSONL answers for `--score-only`), `extract`
-(label extraction), `score` (the metrics), and `bench_report` (Markdown, CSV, JSON, figures, per-sample
+(label extraction), `score` (the metrics), and `report` (Markdown, CSV, JSON, figures, per-sample
 predictions). The names below are the API the CLI (`affectgpt/commands/bench.py`) uses."""
 
 from __future__ import annotations

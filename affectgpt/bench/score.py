@@ -28,7 +28,7 @@ def score_outputs(
     its denominator): those that failed (`failures`, name -> error) are reported as `failed` with their
     errors, the others as `missing`. `extracted` = (words, sentiments) per row replaces the extractor (the
     official output files' own extraction); with the wheel `tables`, the result also holds `samples`, one
-    record per row for the report (`bench_report.sample_records`)."""
+    record per row for the report (`report.sample_records`)."""
     from metrics.mer_unibench.tasks import score_dataset
 
     failures = {n: e for n, e in (failures or {}).items() if n not in outputs}
@@ -56,7 +56,7 @@ def score_outputs(
         "failures": [{"name": n, "error": e} for n, e in sorted(failures.items())],
     }
     if tables is not None:
-        from affectgpt.bench_report import sample_records
+        from affectgpt.bench.report import sample_records
 
         family = TASKS[dataset][0]
         result["samples"] = sample_records(
