@@ -7,9 +7,10 @@ it stopped, a finished run is never repeated and a changed clip, subtitle or mod
 A sample that cannot be decoded or generated is recorded and reported; the run goes on.
 
 One module per job: `datasets` (which sets, their rows), `protocol` (what an answer depends on), `cache` (the
-generation cache), `run` (generation), `generations` (saved JSONL answers for `--score-only`), `extract`
-(label extraction), `score` (the metrics), and `report` (Markdown, CSV, JSON, figures, per-sample
-predictions). The names below are the API the CLI (`affectgpt/commands/bench.py`) uses."""
+generation cache), `run` (generation), `generations` and `official` (the `--score-only` inputs: saved JSONL
+answers, the official `.npz` output files), `extract` (label extraction), `score` (the metrics) and `report`
+(Markdown, CSV, JSON, figures, per-sample predictions). The names below are the API the CLI
+(`affectgpt/commands/bench.py`) uses."""
 
 from __future__ import annotations
 

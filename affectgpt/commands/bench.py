@@ -192,7 +192,7 @@ class _Input:
 
 def _score_only_inputs(args, datasets) -> list[_Input]:
     from affectgpt import bench
-    from affectgpt.bench_official import find_official_outputs, has_official_outputs
+    from affectgpt.bench.official import find_official_outputs, has_official_outputs
 
     inputs = []
     for path, name in zip(args.score_only, _run_names([str(p) for p in args.score_only])):
