@@ -424,7 +424,7 @@ def _official_dataset(shared_unibench_dir, tmp_path, dataset="mer2023"):
 
 
 def test_score_only_rescores_the_official_outputs(shared_unibench_dir, wheel_dir, tmp_path, capsys):
-    from affectgpt.bench_official import checkpoint_label
+    from affectgpt.bench.official import checkpoint_label
     from metrics.mer_unibench import hit_rate, parse_labels
     from metrics.official_outputs import official_checkpoints, read_official_outputs
 

@@ -1,4 +1,4 @@
-"""`bench --score-only` on the official AffectGPT output files (affectgpt/bench_official.py)."""
+"""`bench --score-only` on the official AffectGPT output files (affectgpt/bench/official.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from affectgpt.bench_official import checkpoint_label, find_official_outputs
+from affectgpt.bench.official import checkpoint_label, find_official_outputs
 from affectgpt.errors import CLIError
 
 KNOWN = ("mer2023", "mer2024", "iemocap", "meld", "cmumosi", "cmumosei", "sims", "simsv2", "ovmerdplus")

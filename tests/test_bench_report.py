@@ -1,4 +1,4 @@
-"""The bench report (affectgpt/bench_report.py): per-sample records checked against the metric itself, per-emotion
+"""The bench report (affectgpt/bench/report/): per-sample records checked against the metric itself, per-emotion
 recall and confusion, several checkpoints side by side, and the files (percent columns, no mean bar)."""
 
 from __future__ import annotations
@@ -9,7 +9,8 @@ import random
 
 import pytest
 
-from affectgpt import bench_report as report
+from affectgpt.bench import report
+from affectgpt.bench.report.figures import results_figure
 
 LABELS = ["happy", "sad", "angry", "worried", "surprise", "neutral"]
 WORDS = ["happy", "joyful", "sad", "angry", "furious", "worried", "anxious", "surprised", "calm", "bored"]
@@ -150,7 +151,7 @@ def test_files_use_percent_rounded_and_the_figure_has_no_mean_bar(tmp_path, tabl
     assert set(payload["per_emotion"]["mer2023"]) == {s["reference"] for s in samples if s["hit"] is not None}
     assert "## Per-emotion recall (`model`)" in (tmp_path / "results.md").read_text()
 
-    fig = report._results_figure([run])
+    fig = results_figure([run])
     ax = fig.axes[0]
     assert [t.get_text() for t in ax.get_xticklabels()] == ["mer2023"]  # no "mean" bar
     assert any("paper" in t.get_text() for t in ax.get_legend().get_texts())  # the paper's number is marked

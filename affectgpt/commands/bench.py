@@ -192,7 +192,7 @@ class _Input:
 
 def _score_only_inputs(args, datasets) -> list[_Input]:
     from affectgpt import bench
-    from affectgpt.bench_official import find_official_outputs, has_official_outputs
+    from affectgpt.bench.official import find_official_outputs, has_official_outputs
 
     inputs = []
     for path, name in zip(args.score_only, _run_names([str(p) for p in args.score_only])):
@@ -222,7 +222,7 @@ def _official_extraction(ckpt, dataset: str, rows: list[dict]):
 
 def _score(args, item: _Input, datasets, rows, extractor, wheel_dir, tables):
     from affectgpt import bench
-    from affectgpt.bench_report import CheckpointRun
+    from affectgpt.bench.report import CheckpointRun
 
     run = CheckpointRun(item.name, [])
     for name in datasets:
@@ -256,7 +256,8 @@ def _score(args, item: _Input, datasets, rows, extractor, wheel_dir, tables):
 
 def run(args: argparse.Namespace) -> int:
     _check(args)
-    from affectgpt import bench, bench_report
+    from affectgpt import bench
+    from affectgpt.bench import report
     from affectgpt.inference import find_wheel_dir
 
     datasets = bench.select_datasets(args.datasets, args.data)
@@ -296,7 +297,7 @@ def run(args: argparse.Namespace) -> int:
         protocol = {**inputs[0].protocol, **common}
     else:
         protocol = {**common, "checkpoints": {i.name: i.protocol for i in inputs}}
-    paths = bench_report.write_report(args.out, runs, protocol, tables)
-    print(bench_report.table_text(runs))
+    paths = report.write_report(args.out, runs, protocol, tables)
+    print(report.table_text(runs))
     print("\nwrote " + ", ".join(str(p) for p in paths))
     return 0
