@@ -1,4 +1,4 @@
-"""The `grpo:` recipe section (read by affectgpt.train.load_recipe; used only with `method: grpo`).
+"""The `grpo:` recipe section (read by affectgpt.train.recipe.load_recipe; used only with `method: grpo`).
 
 Kept apart from the trainer so that loading a recipe imports neither TRL nor torch."""
 

@@ -2,8 +2,8 @@
 
     affectgpt train --config recipes/grpo-tiny-synth.yaml
 
-Model, trainable parts (LoRA or full), data loading and export are those of SFT (affectgpt.train). What is GRPO's:
-the GRPOConfig (group size `num_generations`, `beta` = KL weight, default 0, `epsilon` = clip range, temperature,
+Model, trainable parts (LoRA or full), data loading and export are those of SFT (the affectgpt.train package).
+What is GRPO's: the GRPOConfig (group size `num_generations`, `beta` = KL weight, default 0, `epsilon` = clip range, temperature,
 `max_completion_length`), the reward functions (metrics.rewards, weights from the `grpo:` section) and a subclass
 of GRPOTrainer that feeds our media to generation and to the log-prob forwards (see its docstring).
 
@@ -63,7 +63,8 @@ def build_grpo_config(training: dict, weights: list[float], output_dir: str | No
     """GRPOConfig from the `training:` section; the reward weights come from the `grpo:` section."""
     from trl import GRPOConfig
 
-    from affectgpt.train import RecipeError, cpu_fallback
+    from affectgpt.train import RecipeError
+    from affectgpt.train.training_args import cpu_fallback
 
     kwargs = dict(training)
     if output_dir:
@@ -94,7 +95,7 @@ def _trainer_class():
     from trl import GRPOTrainer
 
     from affectgpt.grpo.data import MEDIA_KEYS
-    from affectgpt.train import compact_fused_head
+    from affectgpt.train.fused_head import compact_fused_head
 
     class AffectGPTGRPOTrainer(GRPOTrainer):
         """GRPOTrainer whose prompts carry video frames, audio clips and per-sample modality flags.
@@ -219,17 +220,10 @@ def plot_reward_curves(log_history: list[dict], path: str | Path) -> Path | None
 def train_grpo(recipe: dict, resume=None, output_dir: str | None = None, callbacks: list | None = None):
     """Run a loaded `method: grpo` recipe (affectgpt.train.train dispatches here). Returns a TrainResult."""
     from affectgpt.grpo.data import PromptEncoder
-    from affectgpt.train import (
-        RecipeError,
-        TrainResult,
-        _check_output_dirs,
-        _data_root,
-        _resume_arg,
-        build_model_and_processor,
-        build_train_dataset,
-        configure_trainable,
-        train_and_export,
-    )
+    from affectgpt.train import RecipeError
+    from affectgpt.train.data import build_train_dataset, data_root
+    from affectgpt.train.model import build_model_and_processor, configure_trainable
+    from affectgpt.train.run import TrainResult, check_output_dirs, resume_checkpoint, train_and_export
 
     grpo_cfg = recipe["grpo"]
     if recipe["model"]["init_fusion_from_data"]:
@@ -238,8 +232,8 @@ def train_grpo(recipe: dict, resume=None, output_dir: str | None = None, callbac
         )
     reward_funcs, weights = build_rewards(grpo_cfg)
     args = build_grpo_config(recipe["training"], weights, output_dir)
-    _check_output_dirs(args.output_dir, recipe)
-    resume_from = _resume_arg(resume, args.output_dir)
+    check_output_dirs(args.output_dir, recipe)
+    resume_from = resume_checkpoint(resume, args.output_dir)
 
     model, processor = build_model_and_processor(recipe["model"])
     peft_config = configure_trainable(model, recipe["model"])
@@ -266,7 +260,7 @@ def train_grpo(recipe: dict, resume=None, output_dir: str | None = None, callbac
         processing_class=processor,
         peft_config=peft_config,
         callbacks=[curve_callback(), *(callbacks or [])],
-        encode_prompts=PromptEncoder(processor, grpo_cfg["task"], _data_root(recipe["data"])),
+        encode_prompts=PromptEncoder(processor, grpo_cfg["task"], data_root(recipe["data"])),
     )
     output, export_dir = train_and_export(trainer, processor, recipe, resume_from)
     rewards = [entry["reward"] for entry in trainer.state.log_history if "reward" in entry]

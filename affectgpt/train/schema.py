@@ -4,7 +4,7 @@ The model, data, collator and export sections are `huggingface_hub` strict datac
 field); the training section is checked against `trl.SFTConfig`'s own field annotations (`trl.GRPOConfig`'s
 for `method: grpo`). So a YAML slip
 (`lora: maybe`, a batch size of "8", `max_samples: 0`) is one line naming the field, not a traceback after
-the model has loaded, nor a silently different run. Defaults stay in `affectgpt.train.DEFAULT_RECIPE`: these
+the model has loaded, nor a silently different run. Defaults stay in `affectgpt.train.recipe.DEFAULT_RECIPE`: these
 classes have none, every field comes from the merged recipe."""
 
 # No `from __future__ import annotations`: the strict dataclasses validate against the real annotations.
