@@ -92,8 +92,14 @@ def test_overrides_parse_yaml_values():
         (["learning_rate=1"], "needs a section"),
         (["training.lr"], "KEY=VALUE"),
         (["export.mode=zip"], "export.mode"),
-        (["model.train_towers=false", "model.init_fusion_from_data=1"], "init_fusion_from_data must be"),
-        (["model.train_towers=false", "model.init_fusion_from_data=many"], "init_fusion_from_data must be"),
+        (
+            ["model.train_towers=false", "model.init_fusion_from_data=1"],
+            "model.init_fusion_from_data: must be 0 \\(off\\) or a number of clips >= 2, got 1",
+        ),
+        (
+            ["model.train_towers=false", "model.init_fusion_from_data=many"],
+            "model.init_fusion_from_data: expected int, got str",
+        ),
         (["model.train_towers=true", "model.init_fusion_from_data=64"], "frozen towers"),
     ],
 )

@@ -2,7 +2,8 @@
 
 `affectgpt train --config recipes/grpo-tiny-synth.yaml`; see docs/TRAINING.md (GRPO)."""
 
-from .recipe import GRPO_DEFAULTS
+from affectgpt.train.schema import GRPO_DEFAULTS
+
 from .trainer import REWARD_CURVES_FILE, build_grpo_config, build_rewards, plot_reward_curves, train_grpo
 
 __all__ = [

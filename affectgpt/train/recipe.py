@@ -12,9 +12,7 @@ from typing import Any
 
 import yaml
 
-from affectgpt.grpo.recipe import GRPO_DEFAULTS
-
-from .schema import RecipeSchemaError, check_recipe
+from .schema import SECTIONS, RecipeSchemaError, check_recipe, section_defaults
 
 __all__ = ["DEFAULT_RECIPE", "METHODS", "RecipeError", "apply_overrides", "load_recipe"]
 
@@ -23,50 +21,17 @@ class RecipeError(ValueError):
     """A recipe that cannot be run: unknown key, bad value, missing dataset."""
 
 
-# Every recipe key with its default; unknown keys are errors (a typo must not silently train something else).
-# `training` holds SFTConfig/TrainingArguments fields and is checked by SFTConfig itself.
+# Every recipe key with its default (from the section classes of `schema`); unknown keys are errors (a typo must
+# not silently train something else). `training` holds SFTConfig/TrainingArguments fields, checked against
+# SFTConfig itself.
 DEFAULT_RECIPE: dict[str, dict[str, Any]] = {
-    "model": {
-        "preset": "tiny",  # affectgpt.presets name, used when `pretrained` is not set
-        "pretrained": None,  # a model folder (from `affectgpt init`, `convert` or an earlier run)
-        "vision": None,  # official preset: pretrained CLIP (Hub id / folder)
-        "audio": None,  # official preset: pretrained HuBERT-family encoder
-        "llm": None,  # official preset: pretrained causal LM
-        "config_overrides": {},  # AffectGPTConfig fields (preset only)
-        "init_seed": 0,  # seed of the random init of a preset's untrained parts
-        "lora": True,  # LoRA on the LLM (official); false trains the whole LLM
-        "lora_r": 16,
-        "lora_alpha": 32,
-        "lora_dropout": 0.05,
-        "train_towers": False,  # deviation for random tiny towers; the paper freezes them
-        "init_fusion_from_data": 0,  # >0: start pooling/projectors standardising this many clips' features
-    },
-    "data": {
-        "path": None,  # dataset folder (`affectgpt build-dataset`) or Hub id
-        "config": None,
-        "split": "train",
-        "streaming": False,
-        "data_root": None,  # media paths are relative to it; default: `path`
-        "max_samples": None,
-        "shuffle_buffer": 1000,  # streaming only: buffer of the approximate shuffle
-        "build_if_missing": None,  # "synth-mer": generate the synthetic corpus when `path` does not exist
-        "build_num_clips": 300,  # size of that generated corpus (train + test)
-    },
-    "collator": {
-        "max_length": 1024,
-        "ovlabel_ratio": 0.5,
-        "tasks": ["description", "ovlabel"],
-        "subtitle_dropout": 0.0,  # official: never; see AffectGPTTrainingCollator
-        "target_format": "official",  # or "think_answer": the GRPO cold start's <think>/<answer> targets
-    },
+    "model": section_defaults(SECTIONS["model"]),
+    "data": section_defaults(SECTIONS["data"]),
+    "collator": section_defaults(SECTIONS["collator"]),
     "training": {"output_dir": "runs/affectgpt"},
-    "grpo": GRPO_DEFAULTS,  # read only with `method: grpo` (affectgpt.grpo)
-    "export": {
-        "mode": "merged",
-        "dir": None,
-    },  # mode: merged | adapter | none; dir default <output_dir>/final
+    "grpo": section_defaults(SECTIONS["grpo"]),  # read only with `method: grpo` (affectgpt.grpo)
+    "export": section_defaults(SECTIONS["export"]),  # mode: merged | adapter | none
 }
-_EXPORT_MODES = ("merged", "adapter", "none")
 # Top-level `method:` (a scalar, not a section): which trainer runs the recipe.
 METHODS = ("sft", "grpo")
 
@@ -143,26 +108,8 @@ def load_recipe(recipe: str | os.PathLike | dict, overrides: list[str] | tuple[s
                     f"unknown key(s) {sorted(bad)} in {section!r}; known: {sorted(DEFAULT_RECIPE[section])}"
                 )
         merged[section].update(values)
-    if merged["export"]["mode"] not in _EXPORT_MODES:
-        raise RecipeError(f"export.mode must be one of {_EXPORT_MODES}, got {merged['export']['mode']!r}")
-    if not merged["data"]["path"]:
-        raise RecipeError("data.path is required (a dataset folder or Hub id)")
-    _check_init_fusion(merged["model"])
     merged["method"] = method
     try:
         return check_recipe(merged)
     except RecipeSchemaError as err:
         raise RecipeError(f"recipe {err}") from None
-
-
-def _check_init_fusion(model_cfg: dict) -> None:
-    count = model_cfg["init_fusion_from_data"]
-    if not isinstance(count, int) or isinstance(count, bool) or count < 0 or count == 1:
-        raise RecipeError(
-            f"model.init_fusion_from_data must be 0 (off) or a number of clips >= 2, got {count!r}"
-        )
-    if count and model_cfg["train_towers"]:
-        raise RecipeError(
-            "model.init_fusion_from_data standardises the towers' features; with model.train_towers the towers "
-            "change during training and the statistics go stale. Use it with frozen towers."
-        )

@@ -1,11 +1,18 @@
-"""The recipe's types and ranges, checked before anything is loaded (docs/TRAINING.md, "Recipes").
+"""The recipe's sections: every key with its default, type and range (docs/TRAINING.md, "Recipes").
 
-The model, data, collator and export sections are `huggingface_hub` strict dataclasses (type and range per
-field); the training section is checked against `trl.SFTConfig`'s own field annotations (`trl.GRPOConfig`'s
-for `method: grpo`). So a YAML slip
-(`lora: maybe`, a batch size of "8", `max_samples: 0`) is one line naming the field, not a traceback after
-the model has loaded, nor a silently different run. Defaults stay in `affectgpt.train.recipe.DEFAULT_RECIPE`: these
-classes have none, every field comes from the merged recipe."""
+The model, data, collator, grpo and export sections are `huggingface_hub` strict dataclasses (default, type
+and range per field: the one home of a recipe key); the training section is checked against `trl.SFTConfig`'s
+own field annotations (`trl.GRPOConfig`'s for `method: grpo`). So a YAML slip (`lora: maybe`, a batch size of
+"8", `max_samples: 0`) is one line naming the field, not a traceback after the model has loaded, nor a silently
+different run.
+
+Why not `trl.TrlParser` (YAML + CLI into dataclasses, TRL 1.16): it reads one flat namespace of `--field value`
+arguments, and a recipe is sections whose keys repeat across them (`collator.max_length` and
+`SFTConfig.max_length`) or are reserved by it (`data.config`: "reserved for the config file path"); a nested
+section in its YAML is an unknown argument. Its YAML values become argparse defaults, so a non-string one is
+never checked (`max_samples: 0` passes, no ranges at all) and a bad string ends in argparse's usage dump and
+exit 2, not one line. And `method:` chooses SFTConfig or GRPOConfig, which the parser must know before it reads
+the file. The CLI keeps `--override section.key=VALUE`."""
 
 # No `from __future__ import annotations`: the strict dataclasses validate against the real annotations.
 
@@ -17,9 +24,9 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from huggingface_hub.dataclasses import strict, type_validator, validated_field
-from huggingface_hub.errors import StrictDataclassError
+from huggingface_hub.errors import StrictDataclassClassValidationError, StrictDataclassError
 
-__all__ = ["RecipeSchemaError", "check_recipe"]
+__all__ = ["GRPO_DEFAULTS", "SECTIONS", "RecipeSchemaError", "check_recipe", "section_defaults"]
 
 
 class RecipeSchemaError(ValueError):
@@ -54,57 +61,14 @@ def _tasks(value):
         raise ValueError(f"must be a non-empty list of 'description' / 'ovlabel', got {value!r}")
 
 
-def _checked(*validators):
-    return validated_field(list(validators))
+def _fusion_clips(value):
+    if value < 0 or value == 1:
+        raise ValueError(f"must be 0 (off) or a number of clips >= 2, got {value!r}")
 
 
-@strict
-@dataclass
-class ModelSection:
-    preset: str
-    pretrained: str | None
-    vision: str | None
-    audio: str | None
-    llm: str | None
-    config_overrides: dict[str, Any] | None
-    init_seed: int = _checked(_at_least(0))
-    lora: bool
-    lora_r: int = _checked(_at_least(1))
-    lora_alpha: int | float = _checked(_positive)
-    lora_dropout: float = _checked(_dropout)
-    train_towers: bool
-    init_fusion_from_data: int = _checked(_at_least(0))
-
-
-@strict
-@dataclass
-class DataSection:
-    path: str
-    config: str | None
-    split: str
-    streaming: bool
-    data_root: str | None
-    max_samples: int | None = _checked(_at_least(1))  # None = every row; 0 is not "everything"
-    shuffle_buffer: int = _checked(_at_least(0))
-    build_if_missing: Literal["synth-mer"] | None
-    build_num_clips: int = _checked(_at_least(2))
-
-
-@strict
-@dataclass
-class CollatorSection:
-    max_length: int = _checked(_at_least(1))
-    ovlabel_ratio: float = _checked(_in_unit_interval)
-    tasks: list[str] = _checked(_tasks)
-    subtitle_dropout: float = _checked(_in_unit_interval)
-    target_format: Literal["official", "think_answer"]
-
-
-@strict
-@dataclass
-class ExportSection:
-    mode: Literal["merged", "adapter", "none"]
-    dir: str | None
+def _given(value):
+    if not value:
+        raise ValueError("is required (a dataset folder or Hub id)")
 
 
 def _weights(value):
@@ -113,16 +77,87 @@ def _weights(value):
         raise ValueError(f"must map reward names to numbers, got {value!r}")
 
 
+def _checked(*validators, default=dataclasses.MISSING, default_factory=dataclasses.MISSING):
+    return validated_field(list(validators), default=default, default_factory=default_factory)
+
+
+@strict
+@dataclass
+class ModelSection:
+    preset: str = "tiny"  # affectgpt.presets name, used when `pretrained` is not set
+    pretrained: str | None = None  # a model folder (from `affectgpt init`, `convert` or an earlier run)
+    vision: str | None = None  # official preset: pretrained CLIP (Hub id / folder)
+    audio: str | None = None  # official preset: pretrained HuBERT-family encoder
+    llm: str | None = None  # official preset: pretrained causal LM
+    config_overrides: dict[str, Any] | None = dataclasses.field(default_factory=dict)  # AffectGPTConfig
+    # seed of the random init of a preset's untrained parts
+    init_seed: int = _checked(_at_least(0), default=0)
+    lora: bool = True  # LoRA on the LLM (official); false trains the whole LLM
+    lora_r: int = _checked(_at_least(1), default=16)
+    lora_alpha: int | float = _checked(_positive, default=32)
+    lora_dropout: float = _checked(_dropout, default=0.05)
+    train_towers: bool = False  # deviation for random tiny towers; the paper freezes them
+    # >0: start pooling/projectors standardising this many clips' features (affectgpt.fusion_init)
+    init_fusion_from_data: int = _checked(_fusion_clips, default=0)
+
+    def validate_fusion_start_with_frozen_towers(self):
+        if self.init_fusion_from_data and self.train_towers:
+            raise ValueError(
+                "init_fusion_from_data standardises the towers' features; with train_towers the towers change "
+                "during training and the statistics go stale. Use it with frozen towers."
+            )
+
+
+@strict
+@dataclass
+class DataSection:
+    path: str | None = _checked(_given, default=None)  # dataset folder (`affectgpt build-dataset`) or Hub id
+    config: str | None = None
+    split: str = "train"
+    streaming: bool = False
+    data_root: str | None = None  # media paths are relative to it; default: `path`
+    max_samples: int | None = _checked(_at_least(1), default=None)  # None = every row; 0 is not "everything"
+    shuffle_buffer: int = _checked(_at_least(0), default=1000)  # streaming only: approximate shuffle's buffer
+    # "synth-mer": generate the synthetic corpus when `path` does not exist
+    build_if_missing: Literal["synth-mer"] | None = None
+    build_num_clips: int = _checked(_at_least(2), default=300)  # size of that generated corpus (train + test)
+
+
+@strict
+@dataclass
+class CollatorSection:
+    max_length: int = _checked(_at_least(1), default=1024)
+    ovlabel_ratio: float = _checked(_in_unit_interval, default=0.5)
+    tasks: list[str] = _checked(_tasks, default_factory=lambda: ["description", "ovlabel"])
+    subtitle_dropout: float = _checked(_in_unit_interval, default=0.0)  # official: never; see the collator
+    # or "think_answer": the GRPO cold start's <think>/<answer> targets
+    target_format: Literal["official", "think_answer"] = "official"
+
+
 @strict
 @dataclass
 class GRPOSection:  # read only with `method: grpo` (affectgpt.grpo); reward names are checked there
-    task: Literal["ovlabel", "description"]
-    reward_weights: dict[str, Any] = _checked(_weights)
-    max_words: int = _checked(_at_least(1))
-    level: Literal["level1", "level2"]
-    extractor: str
-    wheel_dir: str | None
-    label_column: str
+    # Question of the rollouts: the OV-label one, the question `affectgpt bench` asks, so the reward optimises
+    # what the benchmark scores. The prompt is the inference prompt (affectgpt.inference.ClipEncoder).
+    task: Literal["ovlabel", "description"] = "ovlabel"
+    # Weighted sum of the metrics.rewards functions (AffectGPT-R1 re-implementations: accuracy 1.0, dual 0.6,
+    # alignment 0.4, format 0.2). The length penalty lies in [-1, 0]. A reward left out is not computed.
+    reward_weights: dict[str, Any] = _checked(
+        _weights,
+        default_factory=lambda: dict(accuracy=1.0, dual=0.6, alignment=0.4, format=0.2, length=1.0),
+    )
+    max_words: int = _checked(_at_least(1), default=120)  # the length penalty starts above this many words
+    level: Literal["level1", "level2"] = "level1"  # emotion-wheel level of the rewards' label mapping
+    extractor: str = "lexicon"  # label extraction in the rewards: lexicon (offline) | llm:MODEL
+    wheel_dir: str | None = None  # official emotion-wheel files; default: MER_UNIBENCH_WHEEL_DIR / HF cache
+    label_column: str = "emotions"  # dataset column with the ground-truth labels
+
+
+@strict
+@dataclass
+class ExportSection:
+    mode: Literal["merged", "adapter", "none"] = "merged"
+    dir: str | None = None  # default <output_dir>/final
 
 
 SECTIONS = {
@@ -132,6 +167,18 @@ SECTIONS = {
     "grpo": GRPOSection,
     "export": ExportSection,
 }
+
+
+def section_defaults(cls) -> dict[str, Any]:
+    """A section's keys with their defaults, in field order (read without building the class: the data
+    section's `path` has no valid default)."""
+    return {
+        f.name: f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+        for f in dataclasses.fields(cls)
+    }
+
+
+GRPO_DEFAULTS = section_defaults(GRPOSection)
 
 # Ranges of the TrainingArguments fields a recipe usually sets (their types come from SFTConfig itself).
 TRAINING_RANGES = {
@@ -192,8 +239,12 @@ def _one_line(section: str, name: str, err: Exception, annotation, value) -> str
     text = str(err)
     if isinstance(err, TypeError) or "TypeError:" in text:
         return f"{section}.{name}: expected {_type_name(annotation)}, got {type(value).__name__} ({value!r})"
-    last = [line.strip() for line in text.splitlines() if line.strip()][-1]
-    return f"{section}.{name}: {re.sub(r'^ValueError: ', '', last)}"
+    return f"{section}.{name}: {_last_line(err)}"
+
+
+def _last_line(err: Exception) -> str:
+    last = [line.strip() for line in str(err).splitlines() if line.strip()][-1]
+    return re.sub(r"^ValueError: ", "", last)
 
 
 def _check_training(training: dict, method: str = "sft") -> dict:
@@ -237,6 +288,8 @@ def check_recipe(recipe: dict) -> dict:
         values.update({n: v for n, v in numbers.items() if isinstance(values[n], str)})
         try:
             cls(**numbers)
+        except StrictDataclassClassValidationError as err:
+            raise RecipeSchemaError(f"{section}: {_last_line(err)}") from None
         except StrictDataclassError as err:
             name = next((n for n in values if f"field '{n}'" in str(err)), "?")
             annotation = cls.__annotations__.get(name, Any)
