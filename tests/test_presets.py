@@ -258,7 +258,7 @@ def test_build_model_constructs_in_the_requested_dtype_and_restores_the_default(
 def test_training_from_an_old_folder_writes_the_official_stop_settings(tmp_path):
     """`train` from `model.pretrained`: the export's eos/pad follow the tokenizer it trains with, not whatever
     generation config an older folder carried (eos <|endoftext|> before the official tokens were fixed)."""
-    from affectgpt.train import build_model_and_processor
+    from affectgpt.train.model import build_model_and_processor
     from processing import build_processor
 
     model = build_model("tiny")

@@ -40,6 +40,30 @@ def test_official_recipe_has_the_paper_settings():
     assert m["train_towers"] is False
 
 
+def test_loading_a_recipe_imports_neither_the_trainers_nor_the_model_code():
+    """`affectgpt train` refuses a bad recipe before it imports TRL's trainers or builds a model, and the package
+    import alone costs nothing (`affectgpt --help` stays fast)."""
+    import subprocess
+    import sys
+
+    heavy = ("trl", "torch", "modeling_affectgpt", "processing")
+    late = (
+        "affectgpt.train.trainer",
+        "trl.trainer.sft_trainer",
+        "trl.trainer.grpo_trainer",
+        "modeling_affectgpt",
+    )
+    code = (
+        "import sys, affectgpt.train as t\n"
+        f"print(sorted(m for m in {heavy!r} if m in sys.modules))\n"
+        f"t.load_recipe({str(TINY)!r}); t.load_recipe({str(ROOT / 'recipes' / 'grpo-tiny-synth.yaml')!r})\n"
+        f"print(sorted(m for m in {late!r} if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == ["[]", "[]"]
+
+
 def test_tiny_recipe_loads_and_documents_its_deviations():
     recipe = load_recipe(TINY)
     assert recipe["model"]["preset"] == "tiny" and recipe["data"]["config"] == "synth-mer"
@@ -68,8 +92,14 @@ def test_overrides_parse_yaml_values():
         (["learning_rate=1"], "needs a section"),
         (["training.lr"], "KEY=VALUE"),
         (["export.mode=zip"], "export.mode"),
-        (["model.train_towers=false", "model.init_fusion_from_data=1"], "init_fusion_from_data must be"),
-        (["model.train_towers=false", "model.init_fusion_from_data=many"], "init_fusion_from_data must be"),
+        (
+            ["model.train_towers=false", "model.init_fusion_from_data=1"],
+            "model.init_fusion_from_data: must be 0 \\(off\\) or a number of clips >= 2, got 1",
+        ),
+        (
+            ["model.train_towers=false", "model.init_fusion_from_data=many"],
+            "model.init_fusion_from_data: expected int, got str",
+        ),
         (["model.train_towers=true", "model.init_fusion_from_data=64"], "frozen towers"),
     ],
 )
@@ -199,14 +229,14 @@ def test_every_recipe_field_is_type_and_range_checked(tmp_path, text, message):
 
 
 def test_a_bad_recipe_fails_before_anything_is_loaded(tmp_path, monkeypatch, capsys):
-    import affectgpt.train as train_module
+    import affectgpt.train.sft as sft_module
     from affectgpt.cli import main
 
     def no_loading(*args, **kwargs):
         raise AssertionError("the model was loaded before the recipe was checked")
 
-    monkeypatch.setattr(train_module, "build_model_and_processor", no_loading)
-    monkeypatch.setattr(train_module, "build_train_dataset", no_loading)
+    monkeypatch.setattr(sft_module, "build_model_and_processor", no_loading)
+    monkeypatch.setattr(sft_module, "build_train_dataset", no_loading)
     for text in ("training:\n  learning_rate: fast\n", "model:\n  lora: [\n"):
         assert main(["train", "--config", str(_recipe_file(tmp_path, text))]) == 2
         err = capsys.readouterr().err
@@ -236,7 +266,7 @@ def _checkpoint(root: Path, step: int, *, state: bool = True) -> Path:
 
 def test_resume_picks_the_latest_complete_checkpoint(tmp_path, caplog):
     from affectgpt.checkpoints import checkpoint_problem
-    from affectgpt.train import _resume_arg
+    from affectgpt.train.run import resume_checkpoint
 
     good = _checkpoint(tmp_path, 10)
     _checkpoint(tmp_path, 20, state=False)  # killed while saving: no trainer_state.json yet
@@ -250,7 +280,7 @@ def test_resume_picks_the_latest_complete_checkpoint(tmp_path, caplog):
     (torn_state / "trainer_state.json").write_text('{"global_step": 5')
 
     with caplog.at_level("WARNING"):
-        assert _resume_arg(True, str(tmp_path)) == str(good)
+        assert resume_checkpoint(True, str(tmp_path)) == str(good)
     assert "checkpoint-20: no trainer_state.json" in caplog.text
     assert "checkpoint-30: optimizer.pt is cut short" in caplog.text
     assert "checkpoint-40: model.safetensors is cut short" in caplog.text
@@ -258,9 +288,9 @@ def test_resume_picks_the_latest_complete_checkpoint(tmp_path, caplog):
     assert checkpoint_problem(good) is None
     # A checkpoint named by the user must be complete too: one line, not the Trainer's traceback.
     with pytest.raises(RecipeError, match="--resume .*checkpoint-40: model.safetensors is cut short"):
-        _resume_arg(str(weights), str(tmp_path))
+        resume_checkpoint(str(weights), str(tmp_path))
     import shutil
 
     shutil.rmtree(good)
     with pytest.raises(RecipeError, match="no complete checkpoint-\\* folder .*checkpoint-50"):
-        _resume_arg(True, str(tmp_path))
+        resume_checkpoint(True, str(tmp_path))
