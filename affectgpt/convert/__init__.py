@@ -11,7 +11,7 @@ own releases. One module per step:
 - `plan`: every key checked against our model on the meta device (one error listing every problem);
 - `lora`: the LoRA (merged, or saved as a PEFT adapter);
 - `card`: the model card;
-- `pipeline`: `convert()`, which assembles the model and writes the folder atomically.
+- `pipeline`: `convert()`, which assembles the model once (`affectgpt.assembly`) and writes the folder atomically.
 """
 
 from affectgpt.convert.architecture import infer_architecture

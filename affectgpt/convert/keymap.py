@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 
 __all__ = [
-    "BASE_PREFIXES",
     "LLM_OFFICIAL_PREFIX",
     "LORA_KEY",
     "SKIPPED",
@@ -17,8 +16,6 @@ __all__ = [
 ]
 
 LLM_OFFICIAL_PREFIX = "llama_model.base_model.model."
-# Our parts that are not in the official file: loaded from --vision/--audio/--llm.
-BASE_PREFIXES = ("model.vision_tower.", "model.audio_tower.", "model.language_model.", "lm_head.")
 LORA_KEY = re.compile(
     r"^llama_model\.base_model\.model\.(?P<base>.+)\.lora_(?P<ab>[AB])\.(?P<adapter>[^.]+)\.weight$"
 )

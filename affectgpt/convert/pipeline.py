@@ -1,5 +1,5 @@
 """The whole conversion: read and plan (every problem reported before anything big is loaded), assemble our
-model, merge or keep the LoRA, and write the folder atomically."""
+model once through `affectgpt.assembly`, merge or keep the LoRA, and write the folder atomically."""
 
 from __future__ import annotations
 
@@ -8,8 +8,7 @@ from pathlib import Path
 
 from affectgpt.convert.card import model_card
 from affectgpt.convert.checkpoint import OfficialCheckpoint, load_official_checkpoint, refuse_non_finite
-from affectgpt.convert.errors import ConversionError, guarded_load, listing
-from affectgpt.convert.keymap import BASE_PREFIXES
+from affectgpt.convert.errors import ConversionError, guarded_load
 from affectgpt.convert.lora import ADAPTER_DIR, merge_lora, save_adapter
 from affectgpt.convert.plan import OFFICIAL_LORA_ALPHA, ConversionPlan, plan_conversion
 from affectgpt.convert.target import build_target_config, resolve_sources
@@ -29,71 +28,16 @@ def _torch_dtype(name: str):
 
 def assemble_model(plan: ConversionPlan, sources: dict[str, str | None], dtype, seed: int = 0):
     """Our model with the base parts from `sources` (random, seeded, where a source is None) and the planned
-    weights. Built on the meta device first so a 7B LLM is held in memory once."""
-    import torch
-    from transformers import AutoModel, AutoModelForCausalLM, CLIPVisionModelWithProjection
+    weights (`affectgpt.assembly`: built on the meta device, so a 7B LLM is held in memory once)."""
+    from affectgpt.assembly import AssemblyError
+    from affectgpt.assembly import assemble_model as assemble
 
-    from affectgpt.presets import load_pretrained_part
-    from modeling_affectgpt import AffectGPTForConditionalGeneration
-
-    config = plan.config
-    with torch.device("meta"):
-        model = AffectGPTForConditionalGeneration(config)
-    torch.manual_seed(seed)
-
-    def pretrained(kind, cls, sub_config):
-        return guarded_load(
-            f"{kind} weights", sources[kind], lambda src: load_pretrained_part(cls, src, sub_config, dtype)
+    try:
+        return assemble(
+            plan.config, sources, dtype=dtype, seed=seed, weights=plan.weights, guard=guarded_load
         )
-
-    vision = (
-        pretrained("vision", CLIPVisionModelWithProjection, config.vision_config)
-        if sources.get("vision")
-        else CLIPVisionModelWithProjection(config.vision_config)
-    )
-    audio = (
-        pretrained("audio", AutoModel, config.audio_config)
-        if sources.get("audio")
-        else AutoModel.from_config(config.audio_config)
-    )
-    causal = (
-        pretrained("llm", AutoModelForCausalLM, None)
-        if sources.get("llm")
-        else AutoModelForCausalLM.from_config(config.text_config)
-    )
-    for name, module in (("vision_tower", vision), ("audio_tower", audio), ("language_model", causal.model)):
-        expected = type(getattr(model.model, name))
-        if type(module) is not expected:
-            raise ConversionError(
-                f"{name}: got {type(module).__name__}, the configuration builds {expected.__name__}"
-            )
-        setattr(model.model, name, module)
-    model.lm_head = causal.get_output_embeddings()
-    for tower in (model.model.vision_tower, model.model.audio_tower):
-        tower.requires_grad_(False)
-        tower.eval()
-
-    # Fusion/projector modules: materialise, then take the checkpoint's tensors as they are.
-    base_children = {"vision_tower", "audio_tower", "language_model"}
-    for name, child in model.model.named_children():
-        if name not in base_children:
-            child.to_empty(device="cpu")
-    fusion = {k: v for k, v in plan.weights.items() if not k.startswith(BASE_PREFIXES)}
-    result = model.load_state_dict(fusion, strict=False, assign=True)
-    if result.unexpected_keys:
-        raise ConversionError(f"internal: unexpected keys after planning: {result.unexpected_keys}")
-    with (
-        torch.no_grad()
-    ):  # LLM weights the checkpoint itself overrides (not in the released files, but honoured)
-        for key, tensor in plan.weights.items():
-            if key.startswith(BASE_PREFIXES):
-                model.get_parameter(key).copy_(tensor)
-    still_meta = [n for n, t in [*model.named_parameters(), *model.named_buffers()] if t.is_meta]
-    if still_meta:
-        raise ConversionError(listing("internal: weights left unset", still_meta))
-    model.to(dtype)
-    model.config.dtype = dtype
-    return model.eval()
+    except AssemblyError as err:
+        raise ConversionError(str(err)) from None
 
 
 def convert(

@@ -6,10 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from affectgpt.assembly import BASE_PREFIXES
 from affectgpt.convert.checkpoint import OfficialCheckpoint
 from affectgpt.convert.errors import ConversionError, listing
 from affectgpt.convert.keymap import (
-    BASE_PREFIXES,
     LLM_OFFICIAL_PREFIX,
     LORA_KEY,
     SKIPPED,

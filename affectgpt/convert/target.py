@@ -35,9 +35,8 @@ def build_target_config(
     fusion: str | None = None,
 ):
     """Our AffectGPTConfig: the preset, the base models' own configs, then what the checkpoint determines."""
-    from transformers import AutoConfig
-
-    from affectgpt.presets import build_config, clip_vision_config
+    from affectgpt.assembly import source_configs
+    from affectgpt.presets import build_config
 
     arch, notes = infer_architecture(ckpt)
     if visual_input is not None:
@@ -47,18 +46,7 @@ def build_target_config(
     if fusion is not None:
         # A wrong choice shows up as missing/unknown keys in plan_conversion, together with every other problem.
         arch["multi_fusion"] = fusion
-    subconfigs = {}
-    if sources.get("vision"):
-        subconfigs["vision_config"] = guarded_load(
-            "vision tower config", sources["vision"], clip_vision_config
-        )
-    if sources.get("audio"):
-        subconfigs["audio_config"] = guarded_load(
-            "audio tower config", sources["audio"], AutoConfig.from_pretrained
-        )
-    if sources.get("llm"):
-        text = guarded_load("llm config", sources["llm"], AutoConfig.from_pretrained)
-        subconfigs["text_config"] = getattr(text, "text_config", text)
+    subconfigs = source_configs(sources, guard=guarded_load)
     try:
         config = build_config(preset, **subconfigs, **arch)
     except ValueError as err:
