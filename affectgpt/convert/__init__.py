@@ -9,7 +9,7 @@ own releases. One module per step:
 - `target`: the base-model sources and our AffectGPTConfig;
 - `keymap`: official names -> ours (`modeling_affectgpt.OFFICIAL_KEY_MAP` plus the Q-Former internals);
 - `plan`: every key checked against our model on the meta device (one error listing every problem);
-- `lora`: the LoRA (merged, or saved as a PEFT adapter);
+- `lora`: the LoRA through PEFT (merged, or saved as an adapter);
 - `card`: the model card;
 - `pipeline`: `convert()`, which assembles the model once (`affectgpt.assembly`) and writes the folder atomically.
 """

@@ -1,4 +1,5 @@
-"""The checkpoint's LoRA: merged into the LLM weights, or saved as a PEFT adapter folder."""
+"""The checkpoint's LoRA through PEFT: our LLM wrapped with a `LoraConfig` on exactly the planned linears, the
+official A/B loaded into it, then merged (`merge_and_unload`) or saved as an adapter folder."""
 
 from __future__ import annotations
 
@@ -7,44 +8,89 @@ from pathlib import Path
 from affectgpt.convert.errors import ConversionError
 from affectgpt.convert.plan import ConversionPlan
 
-__all__ = ["ADAPTER_DIR", "merge_lora", "save_adapter"]
+__all__ = ["ADAPTER_DIR", "adapter_config", "merge_lora", "require_peft", "save_adapter", "with_adapter"]
 
 # Where `--keep-adapter` writes the PEFT adapter (a subfolder, so transformers does not mistake the model folder
 # itself for an adapter folder).
 ADAPTER_DIR = "lora_adapter"
 
 
-def merge_lora(model, plan: ConversionPlan) -> None:
-    """W += (B @ A) · α/r on each targeted LLM linear, computed in fp32 and cast back."""
-    import torch
-
-    if not plan.lora:
-        return
-    scale = plan.lora_alpha / plan.lora_r
-    with torch.no_grad():
-        for key, (a, b) in plan.lora.items():
-            weight = model.get_parameter(key)
-            delta = b.to(torch.float32) @ a.to(torch.float32)  # (out, r) @ (r, in) -> (out, in)
-            weight.copy_((weight.to(torch.float32) + scale * delta).to(weight.dtype))
+def require_peft():
+    """peft is in the [train] extra; checked before any base model is loaded."""
+    try:
+        import peft
+    except ImportError as err:
+        raise ConversionError(
+            f"the checkpoint's LoRA needs peft: pip install 'affectgpt[train]' ({err})"
+        ) from None
+    return peft
 
 
-def save_adapter(plan: ConversionPlan, directory: Path) -> Path:
-    """The LoRA as a PEFT adapter folder for our model (names as `get_peft_model(AffectGPTFor...)` gives them)."""
-    import torch
-    from safetensors.torch import save_file
-
+def adapter_config(plan: ConversionPlan):
+    """The paper's LoraConfig (`presets.lora_config`) with the checkpoint's r and alpha, on the planned linears."""
+    require_peft()
     from affectgpt.presets import lora_config
 
-    try:
-        config = lora_config(r=plan.lora_r, lora_alpha=plan.lora_alpha, modules_to_save=None)
-    except ImportError as err:
-        raise ConversionError(f"--keep-adapter needs peft (pip install 'affectgpt[train]'): {err}") from None
-    directory.mkdir(parents=True, exist_ok=True)
-    config.save_pretrained(str(directory))
+    return lora_config(
+        r=plan.lora_r, lora_alpha=plan.lora_alpha, target_modules=plan.lora_modules, modules_to_save=None
+    )
+
+
+def with_adapter(model, plan: ConversionPlan):
+    """`model` wrapped by PEFT with the checkpoint's A/B, in float32, as its "default" adapter.
+
+    PEFT keeps a bf16/fp16 model's adapter in float32 (`autocast_adapter_dtype`) and the A/B are copied into it.
+    Not `low_cpu_mem_usage=True`: its meta-device adapter takes the base layer's dtype, so a bf16 merge would
+    compute B·A from rounded factors."""
+    import torch
+
+    peft = require_peft()
+    wrapped = peft.get_peft_model(model, adapter_config(plan))
+    # PEFT's adapter names: the module path under `base_model.model.`, `.lora_A/B.weight`, no adapter name.
     tensors = {}
-    for key, (a, b) in plan.lora.items():
-        stem = f"base_model.model.{key.removesuffix('.weight')}"
-        tensors[f"{stem}.lora_A.weight"] = a.to(torch.float32).contiguous()
-        tensors[f"{stem}.lora_B.weight"] = b.to(torch.float32).contiguous()
-    save_file(tensors, str(directory / "adapter_model.safetensors"), metadata={"format": "pt"})
+    for module in plan.lora_modules:
+        a, b = plan.lora[f"{module}.weight"]
+        tensors[f"base_model.model.{module}.lora_A.weight"] = a.to(torch.float32).contiguous()
+        tensors[f"base_model.model.{module}.lora_B.weight"] = b.to(torch.float32).contiguous()
+    result = peft.set_peft_model_state_dict(wrapped, tensors)
+    missing = [k for k in result.missing_keys if "lora_" in k]
+    if result.unexpected_keys or missing:
+        raise ConversionError(
+            f"internal: the LoRA does not fit its PEFT wrapper: unexpected {result.unexpected_keys[:5]}, "
+            f"missing {missing[:5]}"
+        )
+    return wrapped
+
+
+def merge_lora(model, plan: ConversionPlan):
+    """W += (B @ A) · α/r on each targeted LLM linear (PEFT's merge); returns the model without PEFT layers.
+
+    The adapter stays float32, so the delta is computed in float32 and the in-place add into a bf16/fp16 weight
+    rounds once, to the weight's dtype."""
+    if not plan.lora:
+        return model
+    return with_adapter(model, plan).merge_and_unload()
+
+
+def save_adapter(model, plan: ConversionPlan, directory: Path) -> Path:
+    """The LoRA as a PEFT adapter folder for our model (`PeftModel.from_pretrained(model, directory)`); `model`
+    is left without PEFT layers, as it came.
+
+    Written from PEFT's own state dict and config rather than `PeftModel.save_pretrained`, which also writes a
+    README.md of placeholders beside them."""
+    from safetensors.torch import save_file
+
+    peft = require_peft()
+    wrapped = with_adapter(model, plan)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        wrapped.peft_config["default"].save_pretrained(str(directory))
+        state = peft.get_peft_model_state_dict(wrapped)
+        save_file(
+            {k: v.contiguous() for k, v in state.items()},
+            str(directory / "adapter_model.safetensors"),
+            metadata={"format": "pt"},
+        )
+    finally:
+        wrapped.unload()
     return directory

@@ -9,7 +9,7 @@ from pathlib import Path
 from affectgpt.convert.card import model_card
 from affectgpt.convert.checkpoint import OfficialCheckpoint, load_official_checkpoint, refuse_non_finite
 from affectgpt.convert.errors import ConversionError, guarded_load
-from affectgpt.convert.lora import ADAPTER_DIR, merge_lora, save_adapter
+from affectgpt.convert.lora import ADAPTER_DIR, merge_lora, require_peft, save_adapter
 from affectgpt.convert.plan import OFFICIAL_LORA_ALPHA, ConversionPlan, plan_conversion
 from affectgpt.convert.target import build_target_config, resolve_sources
 
@@ -72,10 +72,12 @@ def convert(
     config, notes = build_target_config(ckpt, preset, sources, visual_input=visual_input, fusion=fusion)
     plan = plan_conversion(ckpt, config, lora_alpha=lora_alpha)
     plan.notes[:0] = notes
-    if plan.lora and plan.lora_alpha_source.startswith("official"):
-        plan.notes.append(
-            f"lora_alpha is not stored in the checkpoint: using the official value {OFFICIAL_LORA_ALPHA:g}"
-        )
+    if plan.lora:
+        require_peft()
+        if plan.lora_alpha_source.startswith("official"):
+            plan.notes.append(
+                f"lora_alpha is not stored in the checkpoint: using the official value {OFFICIAL_LORA_ALPHA:g}"
+            )
     for key, why in plan.skipped.items():
         log(f"skipped {key}: {why}")
     for note in plan.notes:
@@ -83,7 +85,7 @@ def convert(
 
     model = assemble_model(plan, sources, torch_dtype)
     if merge_lora_weights:
-        merge_lora(model, plan)
+        model = merge_lora(model, plan)
     refuse_non_finite(model.state_dict(), "the converted model")  # base weights, or a merge that overflowed
     processor = processor_for(config)
     set_generation_defaults(model, processor.tokenizer)
@@ -106,7 +108,7 @@ def _write_folder(
     model.save_pretrained(out)
     processor.save_pretrained(out)
     if plan.lora and not options["merge_lora"]:
-        save_adapter(plan, out / ADAPTER_DIR)
+        save_adapter(model, plan, out / ADAPTER_DIR)
     (out / "README.md").write_text(model_card(ckpt, plan, sources, options), encoding="utf-8")
     provenance = {
         "checkpoint": ckpt.path.name,
