@@ -10,7 +10,7 @@ own releases. One module per step:
 - `keymap`: official names -> ours (`modeling_affectgpt.OFFICIAL_KEY_MAP` plus the Q-Former internals);
 - `plan`: every key checked against our model on the meta device (one error listing every problem);
 - `lora`: the LoRA through PEFT (merged, or saved as an adapter);
-- `card`: the model card;
+- `card`: the model card (`huggingface_hub.ModelCard` from `card_template.md`);
 - `pipeline`: `convert()`, which assembles the model once (`affectgpt.assembly`) and writes the folder atomically.
 """
 

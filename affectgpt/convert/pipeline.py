@@ -109,7 +109,7 @@ def _write_folder(
     processor.save_pretrained(out)
     if plan.lora and not options["merge_lora"]:
         save_adapter(model, plan, out / ADAPTER_DIR)
-    (out / "README.md").write_text(model_card(ckpt, plan, sources, options), encoding="utf-8")
+    model_card(ckpt, plan, sources, options).save(out / "README.md")
     provenance = {
         "checkpoint": ckpt.path.name,
         "sha256": ckpt.sha256,
