@@ -69,3 +69,36 @@ def test_missing_peft_is_a_one_line_error(monkeypatch):
     monkeypatch.setitem(sys.modules, "peft", None)  # `import peft` raises ImportError
     with pytest.raises(ConversionError, match=r"needs peft: pip install 'affectgpt\[train\]'"):
         merge_lora(model, _plan(model))
+
+
+def test_adapter_wraps_exactly_the_planned_linears(tmp_path):
+    """A string pattern, never a list: PEFT keeps a list as a set and would save it in hash order."""
+    import json
+    import re
+
+    from affectgpt.convert import save_adapter
+    from affectgpt.convert.lora import adapter_config, with_adapter
+    from affectgpt.presets import LORA_TARGET_MODULES
+
+    model = build_model("tiny", seed=0)
+    plan = _plan(model)
+    wrapped = with_adapter(model, plan)
+    lora_modules = {
+        n.removeprefix("base_model.model.") for n, m in wrapped.named_modules() if hasattr(m, "lora_A")
+    }
+    assert lora_modules == set(TARGETS)
+    wrapped.unload()
+    save_adapter(model, plan, tmp_path / "adapter")
+    saved = json.loads((tmp_path / "adapter" / "adapter_config.json").read_text())
+    assert isinstance(saved["target_modules"], str) and (saved["r"], saved["lora_alpha"]) == (3, 8.0)
+    assert not any(hasattr(m, "lora_A") for m in model.modules())  # left as it came
+
+    # A LoRA on every linear the recipe names (as in every released checkpoint): the recipe's own pattern.
+    pattern = re.compile(LORA_TARGET_MODULES)
+    every = [n for n, _ in model.named_modules() if pattern.fullmatch(n)]
+    full = ConversionPlan(
+        config=model.config,
+        lora={f"{n}.weight": (torch.zeros(2, 1), torch.zeros(1, 2)) for n in every},
+        lora_r=1,
+    )
+    assert adapter_config(model, full).target_modules == LORA_TARGET_MODULES

@@ -3,6 +3,7 @@ official A/B loaded into it, then merged (`merge_and_unload`) or saved as an ada
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from affectgpt.convert.errors import ConversionError
@@ -26,14 +27,29 @@ def require_peft():
     return peft
 
 
-def adapter_config(plan: ConversionPlan):
+def adapter_config(model, plan: ConversionPlan):
     """The paper's LoraConfig (`presets.lora_config`) with the checkpoint's r and alpha, on the planned linears."""
     require_peft()
     from affectgpt.presets import lora_config
 
     return lora_config(
-        r=plan.lora_r, lora_alpha=plan.lora_alpha, target_modules=plan.lora_modules, modules_to_save=None
+        r=plan.lora_r,
+        lora_alpha=plan.lora_alpha,
+        target_modules=_target_modules(model, plan),
+        modules_to_save=None,
     )
+
+
+def _target_modules(model, plan: ConversionPlan) -> str:
+    """The recipe's pattern when the checkpoint has a LoRA on exactly the linears it names (every released one
+    does), otherwise an exact alternation of the planned names. A string either way: PEFT keeps a list as a set
+    and saves it in hash order, so adapter_config.json would differ from run to run."""
+    from affectgpt.presets import LORA_TARGET_MODULES
+
+    pattern = re.compile(LORA_TARGET_MODULES)
+    if sorted(name for name, _ in model.named_modules() if pattern.fullmatch(name)) == plan.lora_modules:
+        return LORA_TARGET_MODULES
+    return "|".join(re.escape(name) for name in plan.lora_modules)
 
 
 def with_adapter(model, plan: ConversionPlan):
@@ -45,7 +61,7 @@ def with_adapter(model, plan: ConversionPlan):
     import torch
 
     peft = require_peft()
-    wrapped = peft.get_peft_model(model, adapter_config(plan))
+    wrapped = peft.get_peft_model(model, adapter_config(model, plan))
     # PEFT's adapter names: the module path under `base_model.model.`, `.lora_A/B.weight`, no adapter name.
     tensors = {}
     for module in plan.lora_modules:
