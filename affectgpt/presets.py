@@ -181,35 +181,6 @@ def processor_for(config, tokenizer=None):
     )
 
 
-def clip_vision_config(source: str):
-    """CLIPVisionConfig of a CLIP vision folder or of a full CLIPModel folder (openai/clip-vit-large-patch14).
-
-    A CLIPModel keeps `projection_dim` at its top level; CLIPVisionConfig.from_pretrained does not carry it over
-    to the vision sub-config (which then says 512), and from_pretrained would re-initialise the projection."""
-    from transformers import AutoConfig, CLIPVisionConfig
-
-    config = AutoConfig.from_pretrained(source)
-    if isinstance(config, CLIPVisionConfig):
-        return config
-    vision = getattr(config, "vision_config", None)
-    if not isinstance(vision, CLIPVisionConfig):
-        raise ValueError(f"{source!r} is not a CLIP model (model_type {config.model_type!r})")
-    vision.projection_dim = config.projection_dim
-    return vision
-
-
-def load_pretrained_part(cls, source: str, config, dtype=None):
-    """`cls.from_pretrained(source, config=config)`, refusing a checkpoint that leaves weights missing or
-    mis-shaped (from_pretrained only warns about those and fills them randomly)."""
-    model, info = cls.from_pretrained(source, config=config, dtype=dtype, output_loading_info=True)
-    bad = [f"missing {k}" for k in info.get("missing_keys", [])]
-    bad += [f"shape mismatch {m[0] if isinstance(m, tuple) else m}" for m in info.get("mismatched_keys", [])]
-    if bad:
-        shown = ", ".join(sorted(bad)[:10]) + (f" (+{len(bad) - 10} more)" if len(bad) > 10 else "")
-        raise ValueError(f"{source} does not fully fill {cls.__name__}: {shown}")
-    return model
-
-
 def build_model(
     preset: str = "tiny",
     *,
@@ -224,48 +195,31 @@ def build_model(
     """Build an `AffectGPTForConditionalGeneration`.
 
     `vision`/`audio`/`llm`: Hub ids or local folders of pretrained CLIP, HuBERT-family and causal-LM checkpoints
-    (official preset only); their configs replace the preset's sub-configs and their weights are loaded.
+    (official preset only); their configs replace the preset's sub-configs and their weights are put in as loaded
+    (`affectgpt.assembly`: built on the meta device, so the LLM is held once). Without them the whole model is
+    randomly initialised from `seed`.
     """
     import torch
-    from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, CLIPVisionModelWithProjection
 
+    from affectgpt.assembly import assemble_model, default_dtype, source_configs
     from modeling_affectgpt import AffectGPTForConditionalGeneration
 
     sources = {"vision": vision, "audio": audio, "llm": llm}
     if preset != "official" and any(sources.values()):
         raise ValueError("--vision/--audio/--llm load pretrained weights and need --preset official")
-    if vision:
-        overrides["vision_config"] = clip_vision_config(vision)
-    if audio:
-        overrides["audio_config"] = AutoConfig.from_pretrained(audio)
-    if llm:
-        text_config = AutoConfig.from_pretrained(llm)
-        overrides["text_config"] = getattr(text_config, "text_config", text_config)
-    config = build_config(preset, **overrides)
-    if seed is not None:
-        torch.manual_seed(seed)
-    # Built in the requested floating dtype directly: the official preset is 33 GB in float32, 16.5 GB in bf16.
-    previous = torch.get_default_dtype()
-    if dtype is not None and dtype.is_floating_point:
-        torch.set_default_dtype(dtype)
-    try:
-        model = AffectGPTForConditionalGeneration(config)
-    finally:
-        torch.set_default_dtype(previous)
-
-    # Pretrained parts, copied into the freshly initialised model (strict: a layout mismatch is an error).
-    if vision:
-        tower = load_pretrained_part(CLIPVisionModelWithProjection, vision, config.vision_config)
-        model.model.vision_tower.load_state_dict(tower.state_dict())
-    if audio:
-        tower = load_pretrained_part(AutoModel, audio, config.audio_config)
-        model.model.audio_tower.load_state_dict(tower.state_dict())
-    if llm:
-        lm = load_pretrained_part(AutoModelForCausalLM, llm, AutoConfig.from_pretrained(llm))
-        model.model.language_model.load_state_dict(lm.model.state_dict())
-        model.lm_head.load_state_dict(lm.get_output_embeddings().state_dict())
-    if dtype is not None:
-        model = model.to(dtype)
+    config = build_config(preset, **{**overrides, **source_configs(sources)})
+    if any(sources.values()):
+        # Train mode, as a freshly constructed model is (the assembly returns eval mode; the towers stay in eval).
+        model = assemble_model(config, sources, dtype=dtype, seed=seed).train()
+    else:
+        # Constructed as a whole, so a seed gives the weights it has always given (a recipe's `init_seed`
+        # reproduces an earlier run).
+        if seed is not None:
+            torch.manual_seed(seed)
+        with default_dtype(dtype):
+            model = AffectGPTForConditionalGeneration(config)
+        if dtype is not None:
+            model = model.to(dtype)
     set_generation_defaults(model, tokenizer)
     return model
 

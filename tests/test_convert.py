@@ -192,7 +192,19 @@ def test_folder_loads_with_remote_code_and_has_a_model_card(base_paths, tmp_path
         "image_llama_proj",
     ):
         assert needle in card, needle
-    assert card.startswith("---\nlicense: other")
+    # Hub metadata (written by huggingface_hub's ModelCardData): parsed back, not matched as text.
+    from huggingface_hub import ModelCard
+
+    assert card.startswith("---\n")
+    data = ModelCard.load(out / "README.md").data
+    assert (data.license, data.license_name, data.library_name, data.pipeline_tag) == (
+        "other",
+        "affectgpt-research-preview",
+        "transformers",
+        "video-text-to-text",
+    )
+    assert data.tags == ["affectgpt", "emotion-recognition", "multimodal"]
+    assert data.base_model is None  # local base folders are no Hub ids to link
 
 
 def test_keep_adapter_saves_a_peft_adapter_with_the_same_logits(base_paths, tmp_path):

@@ -239,3 +239,20 @@ def test_output_is_written_whole_or_not_at_all(good_checkpoint, base_paths, tmp_
     taken.write_text("x")
     with pytest.raises(ConversionError, match="is a file; give a folder"):
         convert(good_checkpoint, taken, log=lambda _: None)
+
+
+def test_missing_peft_is_refused_before_the_base_models_load(
+    good_checkpoint, base_paths, tmp_path, monkeypatch
+):
+    import sys
+
+    import transformers
+
+    def never(*args, **kwargs):
+        raise AssertionError("a base model was loaded")
+
+    monkeypatch.setitem(sys.modules, "peft", None)  # `import peft` raises ImportError
+    monkeypatch.setattr(transformers.AutoModelForCausalLM, "from_pretrained", never)
+    with pytest.raises(ConversionError, match=r"LoRA needs peft: pip install 'affectgpt\[train\]'"):
+        _convert(good_checkpoint, base_paths, tmp_path)
+    assert not (tmp_path / "out").exists()

@@ -212,7 +212,7 @@ def test_full_clip_model_folder_keeps_its_projection(tmp_path):
     Loading the vision tower from it must keep the trained projection, never re-initialise it."""
     from transformers import CLIPConfig, CLIPModel, CLIPVisionModelWithProjection
 
-    from affectgpt.presets import clip_vision_config, load_pretrained_part
+    from affectgpt.assembly import clip_vision_config, load_pretrained_part
 
     tiny = build_config("tiny").vision_config
     full = CLIPConfig(
