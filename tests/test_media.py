@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import io
+import os
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -326,3 +328,41 @@ def test_mp4_cut_short_with_index_at_the_front_warns(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         decode_media(path, want_audio=False)  # the whole file: no warning
+
+
+@pytest.mark.parametrize("rate", [1009, 22050, 44100, 48000])
+def test_resampling_phase_by_phase_equals_the_full_kernel(rate, monkeypatch):
+    """The path taken when the full kernel would not fit (co-prime rates) against the torchaudio-exact one."""
+    from processing import audio_convert
+
+    wave = np.random.default_rng(rate).standard_normal((2, rate // 2 + 17)).astype(np.float32)
+    dense = audio_convert.resample_sinc_hann(wave, rate)
+    monkeypatch.setattr(audio_convert, "_KERNEL_BUDGET", 64)
+    sparse = audio_convert.resample_sinc_hann(wave, rate)
+    assert sparse.shape == dense.shape
+    np.testing.assert_allclose(sparse, dense, rtol=0, atol=2e-6)
+
+
+def test_a_co_prime_sampling_rate_resamples_in_bounded_memory(tmp_path):
+    """95,003 Hz -> 16 kHz: the full kernel would be 16,000 x 95,017 floats (6 GB per temporary, >20 GB at peak);
+    run under a 3 GB address-space limit so that a regression fails here instead of exhausting the machine."""
+    import subprocess
+    import sys
+
+    script = (
+        "import resource; resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))\n"
+        "import numpy as np\n"
+        "from processing.audio_convert import resample_sinc_hann\n"
+        "out = resample_sinc_hann(np.sin(np.arange(95003 // 4) / 7.0).astype(np.float32), 95003)\n"
+        "assert out.shape == (4000,) and np.isfinite(out).all(), out.shape\n"
+    )
+    root = str(Path(__file__).resolve().parents[1])
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": root},
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]

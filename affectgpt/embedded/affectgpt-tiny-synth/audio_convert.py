@@ -14,6 +14,8 @@ __all__ = ["MIN_SAMPLE_RATE", "MAX_SAMPLE_RATE", "pcm_to_float", "resample_sinc_
 MIN_SAMPLE_RATE = 1000
 MAX_SAMPLE_RATE = 384000
 _MAX_CHANNELS = 16
+# Most kernel elements `resample_sinc_hann` builds at once (64 MB of float32, a few times that in temporaries).
+_KERNEL_BUDGET = 1 << 24
 
 
 def pcm_to_float(audio: np.ndarray) -> np.ndarray:
@@ -48,6 +50,8 @@ def resample_sinc_hann(
     orig, new = int(orig_freq) // gcd, int(new_freq) // gcd
     base_freq = min(orig, new) * rolloff
     width = math.ceil(lowpass_filter_width * orig / base_freq)
+    if new * (2 * width + orig) > _KERNEL_BUDGET:
+        return _resample_sparse(waveform, orig, new, width, base_freq, lowpass_filter_width)
     dtype = torch.float32
     idx = torch.arange(-width, width + orig, dtype=dtype)[None, None] / orig
     t = torch.arange(0, -new, -1, dtype=dtype)[:, None, None] / new + idx
@@ -69,6 +73,41 @@ def resample_sinc_hann(
     target_length = math.ceil(new * length / orig)
     out = out[..., :target_length].reshape(*shape[:-1], -1)
     return out.numpy()
+
+
+def _resample_sparse(waveform, orig: int, new: int, width: int, base_freq: float, lowpass_filter_width: int):
+    """`resample_sinc_hann` for rates whose full kernel does not fit in memory (co-prime rates: 44,101 Hz ->
+    16,000 phases of 44,135 taps, ~3 GB per temporary). Output sample m (phase i = m % new of input block
+    b = m // new) only has non-zero taps within `2 * width + 1` of `i * orig // new`; those taps are computed with
+    the dense kernel's float32 operations, the rest (~1e-22, the clamped window's rounding) are left out, so the
+    result agrees with the dense path to float32 rounding."""
+    import math
+
+    import torch
+
+    tensor = torch.from_numpy(np.ascontiguousarray(waveform, dtype=np.float32))
+    shape = tensor.shape
+    tensor = tensor.reshape(-1, shape[-1])
+    length = tensor.shape[-1]
+    padded = torch.nn.functional.pad(tensor, (width, width + orig))  # (rows, width + length + width + orig)
+    target_length = math.ceil(new * length / orig)
+    span = torch.arange(2 * width + 1)
+    chunk = max(1, _KERNEL_BUDGET // span.numel())
+    pieces = []
+    for first in range(0, target_length, chunk):
+        m = torch.arange(first, min(first + chunk, target_length))
+        block, phase = m // new, m % new
+        taps = (phase * orig // new)[:, None] + span  # (M, 2w+1) kernel columns
+        t = (-phase).to(torch.float32)[:, None] / new + (taps - width).to(torch.float32) / orig
+        t *= base_freq
+        t = t.clamp_(-lowpass_filter_width, lowpass_filter_width)
+        window = torch.cos(t * math.pi / lowpass_filter_width / 2) ** 2
+        t *= math.pi
+        kernel = torch.where(t == 0, torch.tensor(1.0).to(t), t.sin() / t)
+        kernel *= window * (base_freq / orig)
+        samples = padded[:, block[:, None] * orig + taps]  # (rows, M, 2w+1)
+        pieces.append((samples * kernel).sum(-1))
+    return torch.cat(pieces, dim=-1).reshape(*shape[:-1], -1).numpy()
 
 
 def to_mono_16k(waveform: np.ndarray, sample_rate: int, name: str = "audio") -> np.ndarray:
