@@ -15,12 +15,20 @@ from metrics.extraction import (
 
 @pytest.fixture(scope="module")
 def lexicon():
-    return LexiconExtractor()  # the bundled table: no files needed
+    return LexiconExtractor()  # the bundled tables: no files needed
 
 
-def test_ov_sentence_is_parsed_exactly(lexicon):
+@pytest.fixture(scope="module")
+def wheel_only(lexicon):
+    """The rules without the fitted table (the fallback the fitted sentiment builds on)."""
+    return LexiconExtractor(tables=lexicon.tables, fitted=None)
+
+
+def test_ov_sentence_is_parsed_exactly(lexicon, wheel_only):
     text = "The character's emotional state is Happy, excited, zzzword."
-    assert lexicon.extract_one(text) == ["happy", "excited", "zzzword"]  # exact: no lexicon filter
+    # no lexicon filter; words the fit never saw are kept
+    assert lexicon.extract_one(text) == ["happy", "excited", "zzzword"]
+    assert wheel_only.extract_one(text) == ["happy", "excited", "zzzword"]
     assert parse_ov_sentence("The character’s emotional state is neutral.") == ["neutral"]
     assert parse_ov_sentence("He smiles.") is None
 
@@ -41,9 +49,10 @@ def test_multiword_phrases_longest_first(lexicon):
     assert lexicon.extract_one("Happy, happy and HAPPY!") == ["happy"]  # deduplicated, lowercased
 
 
-def test_neutral_is_a_label_that_scores_as_nothing(lexicon):
+def test_neutral_is_a_label_that_scores_as_nothing(lexicon, wheel_only):
     assert lexicon.extract_one("He seems neutral, just listening.") == ["neutral"]
     assert lexicon.extract_one("She is not neutral at all, rather angry.") == ["angry"]
+    lexicon = wheel_only
     lists = [
         ["neutral"],
         ["neutral", "calm"],
@@ -60,8 +69,9 @@ def test_neutral_is_a_label_that_scores_as_nothing(lexicon):
     assert [lexicon.tables.map_word("neutral", w) for w in range(1, 6)] == [""] * 5
 
 
-def test_sentiment_weighs_words_by_how_many_wheels_agree(lexicon):
+def test_sentiment_weighs_words_by_how_many_wheels_agree(wheel_only):
     """A word every wheel calls negative outweighs a later word only three of five wheels call positive."""
+    lexicon = wheel_only
     sectors = [lexicon.tables.map_word("relaxed", w) for w in range(1, 6)]
     assert sectors == ["", "", "peaceful", "joy", "peaceful"]  # valence 3/5
     assert lexicon.word_valence("sad") == -1
@@ -71,7 +81,8 @@ def test_sentiment_weighs_words_by_how_many_wheels_agree(lexicon):
     ]
 
 
-def test_sentiment_rule(lexicon):
+def test_sentiment_rule(wheel_only):
+    lexicon = wheel_only
     assert lexicon.to_sentiment(
         [["happy", "relaxed"], ["sad", "angry"], ["happy", "sad"], ["sad", "happy"], [], ["surprise"]]
     ) == [
@@ -95,6 +106,84 @@ def test_sentiment_rule(lexicon):
     assert lexicon.word_valence("fear") == pytest.approx(3 / 5) and lexicon.word_valence("scared") == -1
     with pytest.raises(TypeError):
         lexicon.sentiment_one("happy")
+
+
+OV = "The character's emotional state is {}."
+
+
+def test_fitted_keep_rule_drops_what_the_official_llm_drops(lexicon, wheel_only):
+    """Words the official LLM mostly leaves out of its list (non-emotion words, the tail of long lists) are
+    dropped; "neutral" and unseen words stay, and a list is never emptied."""
+    features = lexicon.fitted["keep"]["features"]
+    assert features["w=evaluation"] < 0 < features["w=disappointed"]
+    # the fifth word of five is dropped more often than not
+    assert features["pos=5,4"] < 0 < features["pos=5,0"]
+    # the same place, another word: the word's own keep rate decides
+    assert lexicon.extract_one(OV.format("happy, sad, angry, evaluation")) == ["happy", "sad", "angry"]
+    assert lexicon.extract_one(OV.format("happy, sad, angry, frustration")) == [
+        "happy",
+        "sad",
+        "angry",
+        "frustration",
+    ]
+    assert lexicon.extract_one(OV.format("happy, sad, angry, worried, evaluation")) == [
+        "happy",
+        "sad",
+        "angry",
+        "worried",
+    ]
+    assert wheel_only.extract_one(OV.format("happy, sad, angry, evaluation")) == [
+        "happy",
+        "sad",
+        "angry",
+        "evaluation",
+    ]
+    assert lexicon.extract_one(OV.format("evaluation")) == ["evaluation"]  # a list is never emptied
+    assert features["w=neutral"] < 0 and features["pos=1,0"] < 0  # the LLM often drops it; we keep it
+    assert lexicon.extract_one(OV.format("neutral")) == ["neutral"]
+    assert lexicon.extract_one(OV.format("sad, angry, worried, disappointed, neutral"))[-1] == "neutral"
+    long = "happy, sad, angry, worried, surprised, excited"
+    assert lexicon.extract_one(OV.format(long)) == ["happy", "sad", "angry", "worried", "excited"]
+    assert len(wheel_only.extract_one(OV.format(long))) == 6
+    # free text is not in the format the rule was fitted on: scanned as before
+    assert lexicon.extract_one("He feels evaluation and disappointed.") == wheel_only.extract_one(
+        "He feels evaluation and disappointed."
+    )
+
+
+def test_fitted_sentiment_rule(lexicon):
+    assert lexicon.to_sentiment([[], ["neutral"], ["happy"], ["sad", "angry"]]) == [
+        "neutral",  # the official LLM calls every empty list neutral
+        "neutral",
+        "positive",
+        "negative",
+    ]
+
+
+def test_fitted_sentiment_arithmetic(lexicon):
+    """bias + wheel score * its weight + the weights of the distinct words (words without one: wheel score only)."""
+    table = {
+        "keep": {"bias": 1.0, "features": {"w=meh": -3.0, "pos=2,1": 0.5}},
+        "sentiment": {
+            "classes": ["positive", "negative", "neutral"],
+            "bias": [0.0, 0.0, 0.5],
+            "wheel_score": [1.0, -1.0, 0.0],
+            "words": {"calm": [0.0, 0.0, 2.0]},
+        },
+    }
+    ex = LexiconExtractor(tables=lexicon.tables, fitted=table)
+    assert ex.keep_logits(["happy", "meh"]) == [1.0, 1.0 - 3.0 + 0.5]
+    assert ex.extract_one(OV.format("happy, meh")) == ["happy"]
+    assert ex.wheel_score(["happy", "sad"]) == 1 - 1.25  # happy, calm: valence 1; sad: -1
+    assert ex.to_sentiment([["happy"], ["sad"], ["zzz"], ["happy", "calm"], ["happy", "happy", "calm"]]) == [
+        "positive",  # 1 > 0.5
+        "negative",
+        "neutral",  # bias only
+        "neutral",  # positive 1 + 1.25 = 2.25 against neutral 0.5 + 2
+        "positive",  # 1 + 1.25 + 1.5 = 3.75 against 2.5: calm's weight counts once
+    ]
+    with pytest.raises(ValueError, match="fitted must be"):
+        LexiconExtractor(tables=lexicon.tables, fitted="other")
 
 
 def test_official_prompts_and_postprocess():

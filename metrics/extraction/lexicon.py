@@ -5,20 +5,36 @@ Matches are whole words, longest phrase first ("at a loss for words" before "los
 by a negator ("not happy", "isn't angry", "never afraid") is dropped. Besides the variant-map keys, "neutral" is a
 label: it lies outside the variant map (so it scores as nothing, as officially: skipped as a basic reference, no
 sector as a prediction) but the official LLM lists it and its sentiment stage reads it. The answer format the model
-is trained on, "The character's emotional state is a, b, c.", is parsed exactly instead.
+is trained on, "The character's emotional state is a, b, c.", is parsed instead.
+
+By default two rules fitted to the official LLM stage's real outputs (fitted_table.py, built by build_table.py)
+imitate it: the answer words of that format that the LLM mostly drops are dropped (never "neutral", never every
+word), and a list's polarity comes from the wheel-only score with fitted per-word corrections (words the fit never
+saw count through the wheel score alone).
+`fitted=None` gives the wheel-only rules (all words kept; position-weighted sum of wheel valences).
 
 How far this is from the official LLM stage, per dataset: metrics/mer_unibench/README.md ("Label extraction");
 `benchmarks/bench_extraction.py` measures it."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Iterable, Sequence
 
 from ..mer_unibench.wheel import NUM_WHEELS, WheelTables, load_wheels
 
-__all__ = ["EXTRA_LABELS", "NEGATIVE_SECTORS", "POSITIVE_SECTORS", "LexiconExtractor", "parse_ov_sentence"]
+__all__ = [
+    "BUNDLED_FIT",
+    "EXTRA_LABELS",
+    "NEGATIVE_SECTORS",
+    "POSITIVE_SECTORS",
+    "LexiconExtractor",
+    "keep_features",
+    "load_fitted_table",
+    "parse_ov_sentence",
+]
 
 POSITIVE_SECTORS = frozenset({"happy", "joyful", "peaceful", "powerful", "joy", "genius"})
 NEGATIVE_SECTORS = frozenset(
@@ -27,7 +43,7 @@ NEGATIVE_SECTORS = frozenset(
 
 # Labels outside the variant map that the official extraction still reports (see the module docstring).
 EXTRA_LABELS = ("neutral",)
-# Sentiment: the i-th word weighs 1 + i * RECENCY (the official LLM leans towards the later words of a list), and a
+# The wheel-only rule (fitted=None). Sentiment: the i-th word weighs 1 + i * RECENCY (the official LLM leans towards the later words of a list), and a
 # list naming "neutral" stays neutral unless its weighted valence exceeds NEUTRAL_MARGIN per word. Both were chosen
 # on cmumosi's official outputs and checked on sims (metrics/mer_unibench/README.md, "Label extraction").
 RECENCY = 0.25
@@ -42,6 +58,32 @@ _NEGATORS = frozenset(
 _SCOPE_BREAKS = frozenset(
     {"but", "yet", "though", "although", "however", "instead", "rather", "while", "whereas"}
 )
+
+
+BUNDLED_FIT = "bundled"
+_FIT_FORMAT = 1
+
+
+def load_fitted_table() -> dict:
+    """The fitted keep / sentiment weights shipped in fitted_table.py."""
+    from .fitted_table import TABLE_JSON
+
+    table = json.loads(TABLE_JSON)
+    if table.get("format") != _FIT_FORMAT or not {"keep", "sentiment"} <= table.keys():
+        raise ValueError(
+            f"fitted_table.py: format {table.get('format')!r} is not {_FIT_FORMAT} with keep, sentiment"
+        )
+    return table
+
+
+# Lists longer than this share the place features of the last index (long lists are rare).
+MAX_PLACE = 8
+
+
+def keep_features(words: Sequence[str], index: int) -> tuple[str, str]:
+    """The keep rule's features of words[index]: "w=<word>" and its place "pos=<length>,<index>" (capped)."""
+    length = min(len(words), MAX_PLACE)
+    return f"w={words[index]}", f"pos={length},{min(index, length - 1)}"
 
 
 def parse_ov_sentence(text: str) -> list[str] | None:
@@ -61,7 +103,9 @@ def _is_negator(token: str) -> bool:
 
 
 class LexiconExtractor:
-    """Free text -> emotion words (`extract`) and label lists -> positive/negative/neutral (`to_sentiment`)."""
+    """Free text -> emotion words (`extract`) and label lists -> positive/negative/neutral (`to_sentiment`).
+
+    `fitted`: BUNDLED_FIT (the shipped fitted_table.py), a table dict of that layout, or None (wheel-only rules)."""
 
     def __init__(
         self,
@@ -69,9 +113,15 @@ class LexiconExtractor:
         *,
         tables: WheelTables | None = None,
         negation_window: int = 3,
+        fitted: dict | str | None = BUNDLED_FIT,
     ) -> None:
         self.tables = tables if tables is not None else load_wheels(wheel_dir)
         self.negation_window = negation_window
+        if isinstance(fitted, str):
+            if fitted != BUNDLED_FIT:
+                raise ValueError(f"fitted must be {BUNDLED_FIT!r}, a table dict or None, got {fitted!r}")
+            fitted = load_fitted_table()
+        self.fitted = fitted
         self._valences: dict[str, float] = {}
         # Phrases as token tuples (curly apostrophes folded) -> the variant-map key to report.
         self._phrases: dict[tuple[str, ...], str] = {}
@@ -86,7 +136,7 @@ class LexiconExtractor:
             raise TypeError(f"text must be a string, got {type(text).__name__}")
         labels = parse_ov_sentence(text)
         if labels is not None:
-            return labels
+            return self._keep(labels) if self.fitted is not None else labels
         tokens = _TOKEN.findall(_norm(text.lower()))
         found: list[str] = []
         i = 0
@@ -101,6 +151,24 @@ class LexiconExtractor:
             else:
                 i += 1
         return found
+
+    def keep_logits(self, words: Sequence[str]) -> list[float]:
+        """Per word, the fitted logit of "the official LLM keeps it in its list" (word and place terms)."""
+        keep = self.fitted["keep"]
+        features = keep["features"]
+        return [
+            keep["bias"] + sum(features.get(f, 0.0) for f in keep_features(words, i))
+            for i in range(len(words))
+        ]
+
+    def _keep(self, words: list[str]) -> list[str]:
+        """The words the official LLM more likely keeps than drops; "neutral" always, and never none of them
+        (an empty prediction scores precision 0, the best-kept word is then the better bet)."""
+        if not words:
+            return words
+        logits = self.keep_logits(words)
+        kept = [w for w, z in zip(words, logits) if z >= 0 or w in EXTRA_LABELS]
+        return kept or [words[max(range(len(words)), key=logits.__getitem__)]]
 
     def _negated(self, tokens: Sequence[str], start: int) -> bool:
         for token in reversed(tokens[max(0, start - self.negation_window) : start]):
@@ -136,16 +204,37 @@ class LexiconExtractor:
         if isinstance(labels, str):
             raise TypeError("labels must be a list of words, not a string; use extract() first")
         words = [word.lower().strip() for word in labels]
+        if self.fitted is not None:
+            return self._fitted_sentiment(words)
         named = {"positive", "negative"}.intersection(words)
         if len(named) == 1:  # the list names its valence outright ("excited, nervous, positive")
             return named.pop()
-        score = sum(self.word_valence(w) * (1 + RECENCY * i) for i, w in enumerate(words))
+        score = self.wheel_score(words)
         if "neutral" in words and abs(score) <= NEUTRAL_MARGIN * len(words):
             return "neutral"
         return "positive" if score > 0 else "negative" if score < 0 else "neutral"
 
+    def wheel_score(self, words: Sequence[str]) -> float:
+        """The wheel-only rule's score: the sum of word valences, word i weighted 1 + RECENCY * i."""
+        return sum(self.word_valence(w) * (1 + RECENCY * i) for i, w in enumerate(words))
+
+    def _fitted_sentiment(self, words: list[str]) -> str:
+        if not words:  # the official LLM calls every empty list neutral (as its prompt's example does)
+            return "neutral"
+        fit = self.fitted["sentiment"]
+        weights = fit["words"]
+        score = self.wheel_score(words)
+        scores = [b + score * v for b, v in zip(fit["bias"], fit["wheel_score"])]
+        for word in dict.fromkeys(words):
+            row = weights.get(word)
+            if row is not None:
+                scores = [s + w for s, w in zip(scores, row)]
+        return fit["classes"][max(range(len(scores)), key=scores.__getitem__)]
+
     def to_sentiment(self, label_lists: Iterable[Sequence[str]]) -> list[str]:
-        """positive/negative/neutral per label list: a list naming exactly one of "positive"/"negative" takes it;
-        otherwise the sign of the position-weighted sum of word valences (word i weighs 1 + RECENCY * i;
-        0 -> neutral), where a list naming "neutral" needs a clear margin to be polar."""
+        """positive/negative/neutral per label list. Fitted (the default): an empty list is neutral; otherwise
+        the class with the highest score, bias + a fitted weight times the wheel-only score (`wheel_score`) + the
+        fitted weights of the distinct words (words without one count through the wheel score only). Wheel-only (fitted=None): a list naming exactly one of
+        "positive"/"negative" takes it; otherwise the sign of the position-weighted sum of word valences (word i
+        weighs 1 + RECENCY * i; 0 -> neutral), where a list naming "neutral" needs a clear margin to be polar."""
         return [self.sentiment_one(labels) for labels in label_lists]
