@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import inspect
 
 import pytest
@@ -9,6 +10,7 @@ import torch
 from trl.trainer import add_fused_lm_head
 
 from affectgpt.presets import build_model
+from affectgpt.train import fused_head
 from affectgpt.train.fused_head import add_compact_fused_head
 from tests.conftest import TINY_TEST_MODEL, tiny_test_media
 
@@ -32,8 +34,9 @@ def _batch():
     return {"input_ids": ids, "attention_mask": mask, **tiny_test_media(2, seed=3)}, labels
 
 
+@functools.cache
 def _models(temperature=1.0, outputs=OUTPUTS):
-    """(TRL's fused head, the same weights with the CPU head on top)."""
+    """(TRL's fused head, the same weights with the CPU head on top); built once per test process."""
     # Two builds, not a deep copy: the copy's fused head would still call the original's forward.
     trl_model, ours = (
         build_model("tiny", seed=0, dtype=torch.float32, **TINY_TEST_MODEL).eval() for _ in "ab"
@@ -44,12 +47,18 @@ def _models(temperature=1.0, outputs=OUTPUTS):
     return trl_model, ours
 
 
+def _zero_grads(*models):
+    for model in models:
+        model.zero_grad(set_to_none=True)
+
+
 def _grads(model):
     return {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
 
 
 def test_loss_and_gradients_equal_the_full_logit_loss():
     trl_model, ours = _models()
+    _zero_grads(trl_model, ours)
     inputs, labels = _batch()
     # The model's own forward: every position's logits, its own loss.
     full = trl_model(**inputs, labels=labels)
@@ -95,8 +104,26 @@ def test_fields_equal_trls_fused_head(temperature):
     torch.testing.assert_close(with_count.loss, -got.log_probs.sum() / 20)
 
 
+def test_only_the_supervised_positions_reach_the_head(monkeypatch):
+    """The point of the CPU head: the 151,670-word projection runs on the answer tokens, not on every position."""
+    _, ours = _models()
+    inputs, labels = _batch()
+    kernel, rows = fused_head.ChunkedLogProbFunction, []
+
+    class _Counting:
+        @staticmethod
+        def apply(hidden, *rest):
+            rows.append(hidden.shape[0])
+            return kernel.apply(hidden, *rest)
+
+    monkeypatch.setattr(fused_head, "ChunkedLogProbFunction", _Counting)
+    ours(**inputs, labels=labels, fused_lm_head=True)
+    assert rows == [int((labels[:, 1:] != -100).sum())] == [8]
+
+
 def test_a_batch_without_supervised_labels_is_a_differentiable_zero():
     _, ours = _models()
+    _zero_grads(ours)
     inputs, labels = _batch()
     out = ours(**inputs, labels=torch.full_like(labels, -100), fused_lm_head=True)
     assert out.loss.item() == 0.0 and not out.label_mask.any()
