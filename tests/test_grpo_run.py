@@ -11,11 +11,14 @@ from transformers import TrainerCallback
 
 from affectgpt.train import load_recipe, train
 from metrics.rewards import REWARD_NAMES
+from tests.conftest import TINY_TEST_MODEL
 
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[1]
 RECIPE = ROOT / "recipes" / "grpo-tiny-synth.yaml"
+# The test-only frame and audio-clip counts (tests/conftest.py): half the decoding and tower work per rollout.
+CLIP_COUNTS = {key: TINY_TEST_MODEL[key] for key in ("num_frames", "num_audio_clips")}
 
 
 class _Spy(TrainerCallback):
@@ -34,6 +37,7 @@ def test_two_grpo_steps_with_media_lora_and_every_reward_logged(synth_data, tmp_
             "model.pretrained=null",
             "model.preset=tiny",
             "model.lora=true",  # the official recipe's PEFT path
+            f"model.config_overrides={json.dumps(CLIP_COUNTS)}",  # a JSON object is a YAML value
             f"data.path={synth_data}",  # the session's shared 20-clip corpus
             f"grpo.wheel_dir={wheel_dir}",
             "grpo.max_words=3",  # random completions differ in length: a non-zero advantage in every group

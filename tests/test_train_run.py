@@ -1,7 +1,9 @@
 """Real (short) SFT runs of the tiny model on a small synthetic corpus, on CPU.
 
 One LoRA step (what trains and what stays frozen, adapter export), and one full-LLM run that is interrupted,
-resumed from its checkpoint, lowers the loss and exports a folder that reloads as Hub custom code."""
+resumed from its checkpoint, lowers the loss and exports a folder that reloads as Hub custom code. The model takes
+4 frames and 4 audio clips per sample (the test-only counts of tests/conftest.py; half the decoding and tower
+work), which the exported folder's processor must carry."""
 
 from __future__ import annotations
 
@@ -17,11 +19,13 @@ import torch
 from transformers import TrainerCallback
 
 from affectgpt.train import load_recipe, train
+from tests.conftest import TINY_TEST_MODEL
 
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "recipes" / "tiny-synth.yaml"
+CLIP_COUNTS = {key: TINY_TEST_MODEL[key] for key in ("num_frames", "num_audio_clips")}
 
 
 @pytest.fixture(scope="module")
@@ -37,6 +41,7 @@ def _recipe(synth_dir: Path, out: Path, *extra: str) -> dict:
     overrides = [
         f"data.path={synth_dir}",
         "model.train_towers=false",  # frozen towers: the cheap configuration for CPU tests
+        f"model.config_overrides={json.dumps(CLIP_COUNTS)}",  # a JSON object is a YAML value
         "training.per_device_train_batch_size=2",
         "training.warmup_steps=0",
         "training.logging_steps=1",
@@ -138,33 +143,27 @@ def test_full_run_interrupt_resume_lowers_loss_and_exports(synth_dir, tmp_path):
     out = tmp_path / "run"
     extra = (
         "model.lora=false",
-        "training.max_steps=24",
-        "training.save_steps=12",
-        "training.learning_rate=3e-3",
+        "training.max_steps=12",
+        "training.save_steps=6",
+        "training.learning_rate=1e-2",
         "training.lr_scheduler_type=constant",
-        "training.logging_steps=4",
+        "training.logging_steps=2",
     )
     recipe = _recipe(synth_dir, out, *extra)
     with pytest.raises(_Interrupt):
-        train(recipe, callbacks=[_KillAfter(14)])
-    assert (out / "checkpoint-12").is_dir() and not (out / "final").exists()
+        train(recipe, callbacks=[_KillAfter(7)])
+    assert (out / "checkpoint-6").is_dir() and not (out / "final").exists()
     # A later save that a kill cut short (weights written, no trainer_state.json): resume must pass it over.
-    (out / "checkpoint-13").mkdir()
-    shutil.copy(out / "checkpoint-12" / "model.safetensors", out / "checkpoint-13")
+    (out / "checkpoint-7").mkdir()
+    shutil.copy(out / "checkpoint-6" / "model.safetensors", out / "checkpoint-7")
 
     result = train(recipe, resume=True)
-    assert result.global_step == 24
+    assert result.global_step == 12
     steps = [e["step"] for e in result.log_history if "loss" in e]
-    assert steps == [
-        4,
-        8,
-        12,
-        16,
-        20,
-        24,
-    ]  # 4-12 come from the checkpoint's state, 16-24 from the resumed run
-    state = json.loads((out / "checkpoint-24" / "trainer_state.json").read_text())
-    assert state["global_step"] == 24
+    # 2-6 come from the checkpoint's state, 8-12 from the resumed run
+    assert steps == [2, 4, 6, 8, 10, 12]
+    state = json.loads((out / "checkpoint-12" / "trainer_state.json").read_text())
+    assert state["global_step"] == 12
 
     losses = [e["loss"] for e in result.log_history if "loss" in e]
     assert losses[-1] < 0.6 * losses[0], losses
@@ -172,8 +171,9 @@ def test_full_run_interrupt_resume_lowers_loss_and_exports(synth_dir, tmp_path):
 
     export = Path(result.export_dir)
     assert (export / "model.safetensors").is_file() and (export / "processor_config.json").is_file()
-    auto_map = json.loads((export / "config.json").read_text())["auto_map"]
-    assert {"AutoModelForImageTextToText", "AutoProcessor"} <= set(auto_map)
+    config = json.loads((export / "config.json").read_text())
+    assert {"AutoModelForImageTextToText", "AutoProcessor"} <= set(config["auto_map"])
+    assert {key: config[key] for key in CLIP_COUNTS} == CLIP_COUNTS
     video = next((synth_dir / "media" / "synth-mer" / "video").glob("*.mp4"))
     env = {**os.environ, "PYTHONPATH": ""}
     proc = subprocess.run(

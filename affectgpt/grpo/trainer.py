@@ -11,7 +11,7 @@ import torch
 from transformers import TrainerCallback
 from trl import GRPOTrainer
 
-from affectgpt.train.fused_head import compact_fused_head
+from affectgpt.train.fused_head import add_compact_fused_head, fused_head_target
 
 from .curves import LOG_FILE, REWARD_CURVES_FILE, plot_reward_curves
 from .data import MEDIA_KEYS
@@ -39,6 +39,15 @@ class AffectGPTGRPOTrainer(GRPOTrainer):
         self._forward_media = None
         self._rollout_media = None
         super().__init__(*args, **kwargs)
+        # On CPU the log-prob forwards score only the completion positions (affectgpt.train.fused_head), with the
+        # arguments GRPOTrainer gives its own fused heads.
+        head_args = {
+            "temperature": self.args.temperature,
+            "cast_lm_head_to_fp32": self.args.cast_lm_head_to_fp32,
+        }
+        add_compact_fused_head(fused_head_target(self.model), outputs=("log_probs", "entropy"), **head_args)
+        if self.ref_model is not None:
+            add_compact_fused_head(self.ref_model, **head_args)
 
     def _tokenize_prompts(self, prompts: list):
         if self._rollout_rows is None or len(self._rollout_rows) != len(prompts):
@@ -91,7 +100,7 @@ class AffectGPTGRPOTrainer(GRPOTrainer):
             labels = ids.masked_fill(mask == 0, -100)
             labels[:, :-logits_to_keep] = -100  # only the completion tokens are scored (as TRL)
             chunk = {key: value[start : start + batch_size] for key, value in media.items()}
-            with self.accelerator.autocast(), compact_fused_head(ids.device):
+            with self.accelerator.autocast():
                 out = model(input_ids=ids, attention_mask=mask, labels=labels, fused_lm_head=True, **chunk)
             logps.append(out.log_probs[:, -logits_to_keep:])
             if compute_entropy:

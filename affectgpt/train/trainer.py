@@ -10,13 +10,19 @@ import math
 from transformers import TrainerCallback
 from trl import SFTTrainer
 
-from .fused_head import compact_fused_head
+from .fused_head import add_compact_fused_head, fused_head_target
 
 __all__ = ["AffectGPTSFTTrainer", "CollatorEpochCallback"]
 
 
 class AffectGPTSFTTrainer(SFTTrainer):
-    """SFTTrainer + the official weight-decay split + the collator's drop count in the logs."""
+    """SFTTrainer + the official weight-decay split + the collator's drop count in the logs + on CPU, the fused
+    log-prob head computed at the supervised positions only (affectgpt.train.fused_head)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The outputs SFTTrainer asks of its fused head: `is_top1` feeds `mean_token_accuracy`.
+        add_compact_fused_head(fused_head_target(self.model), outputs=("log_probs", "entropy", "is_top1"))
 
     def get_decay_parameter_names(self, model) -> list[str]:
         # Official (LAVIS): no decay on biases and on every parameter with fewer than 2 dims (norms, scales).
@@ -33,8 +39,7 @@ class AffectGPTSFTTrainer(SFTTrainer):
             self._dropped_samples = getattr(self, "_dropped_samples", 0) + int(
                 self.accelerator.gather_for_metrics(dropped.reshape(1)).sum()
             )
-        with compact_fused_head(inputs["input_ids"].device):
-            return super().compute_loss(model, inputs, *args, **kwargs)
+        return super().compute_loss(model, inputs, *args, **kwargs)
 
     def log(self, logs: dict[str, float], *args, **kwargs) -> None:
         if "loss" in logs:
