@@ -55,12 +55,7 @@ def resample_sinc_hann(
     dtype = torch.float32
     idx = torch.arange(-width, width + orig, dtype=dtype)[None, None] / orig
     t = torch.arange(0, -new, -1, dtype=dtype)[:, None, None] / new + idx
-    t *= base_freq
-    t = t.clamp_(-lowpass_filter_width, lowpass_filter_width)
-    window = torch.cos(t * math.pi / lowpass_filter_width / 2) ** 2
-    t *= math.pi
-    kernel = torch.where(t == 0, torch.tensor(1.0).to(t), t.sin() / t)
-    kernel *= window * (base_freq / orig)
+    kernel = _sinc_hann(t, base_freq, orig, lowpass_filter_width)
 
     tensor = torch.from_numpy(np.ascontiguousarray(waveform, dtype=np.float32))
     shape = tensor.shape
@@ -73,6 +68,21 @@ def resample_sinc_hann(
     target_length = math.ceil(new * length / orig)
     out = out[..., :target_length].reshape(*shape[:-1], -1)
     return out.numpy()
+
+
+def _sinc_hann(t, base_freq: float, orig: int, lowpass_filter_width: int):
+    """torchaudio's sinc_interp_hann kernel values at offsets `t` (in input-block units; modified in place)."""
+    import math
+
+    import torch
+
+    t *= base_freq
+    t = t.clamp_(-lowpass_filter_width, lowpass_filter_width)
+    window = torch.cos(t * math.pi / lowpass_filter_width / 2) ** 2
+    t *= math.pi
+    kernel = torch.where(t == 0, torch.tensor(1.0).to(t), t.sin() / t)
+    kernel *= window * (base_freq / orig)
+    return kernel
 
 
 def _resample_sparse(waveform, orig: int, new: int, width: int, base_freq: float, lowpass_filter_width: int):
@@ -99,12 +109,7 @@ def _resample_sparse(waveform, orig: int, new: int, width: int, base_freq: float
         block, phase = m // new, m % new
         taps = (phase * orig // new)[:, None] + span  # (M, 2w+1) kernel columns
         t = (-phase).to(torch.float32)[:, None] / new + (taps - width).to(torch.float32) / orig
-        t *= base_freq
-        t = t.clamp_(-lowpass_filter_width, lowpass_filter_width)
-        window = torch.cos(t * math.pi / lowpass_filter_width / 2) ** 2
-        t *= math.pi
-        kernel = torch.where(t == 0, torch.tensor(1.0).to(t), t.sin() / t)
-        kernel *= window * (base_freq / orig)
+        kernel = _sinc_hann(t, base_freq, orig, lowpass_filter_width)
         samples = padded[:, block[:, None] * orig + taps]  # (rows, M, 2w+1)
         pieces.append((samples * kernel).sum(-1))
     return torch.cat(pieces, dim=-1).reshape(*shape[:-1], -1).numpy()
