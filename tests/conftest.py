@@ -136,6 +136,26 @@ def scripted_logits(tokens: list[int], prompt_length: int):
     return _Scripted()
 
 
+def save_tiny_parts(root: Path) -> dict[str, str]:
+    """Random pretrained-style folders of the tiny preset's CLIP vision tower, audio tower and causal LM (seed 5),
+    as `--vision/--audio/--llm` take them: {"vision": path, "audio": path, "llm": path}."""
+    import torch
+    from transformers import AutoModel, AutoModelForCausalLM, CLIPVisionModelWithProjection
+
+    from affectgpt.presets import build_config
+
+    tiny = build_config("tiny")
+    torch.manual_seed(5)
+    parts = {
+        "vision": CLIPVisionModelWithProjection(tiny.vision_config),
+        "audio": AutoModel.from_config(tiny.audio_config),
+        "llm": AutoModelForCausalLM.from_config(tiny.text_config),
+    }
+    for name, part in parts.items():
+        part.save_pretrained(root / name)
+    return {name: str(root / name) for name in parts}
+
+
 def make_tone(seconds: float, sample_rate: int = 16000, freq: float = 220.0) -> np.ndarray:
     t = np.arange(int(round(seconds * sample_rate)), dtype=np.float32) / sample_rate
     return (0.3 * np.sin(2 * np.pi * freq * t)).astype(np.float32)

@@ -8,6 +8,7 @@ import torch
 
 from affectgpt.presets import build_config, build_model
 from modeling_affectgpt import AffectGPTForConditionalGeneration
+from tests.conftest import save_tiny_parts
 
 # Small fusion sizes: the official defaults (1024-wide pre-fusion, BERT-base Q-Formers) would dwarf the tiny parts.
 SMALL = {"fusion_hidden_size": 64, "qformer_hidden_size": 32, "qformer_num_heads": 2, "qformer_num_layers": 2}
@@ -17,19 +18,7 @@ _BASE = ("vision_tower.", "audio_tower.", "language_model.", "lm_head.")
 
 @pytest.fixture(scope="module")
 def part_folders(tmp_path_factory):
-    from transformers import AutoModel, AutoModelForCausalLM, CLIPVisionModelWithProjection
-
-    root = tmp_path_factory.mktemp("parts")
-    tiny = build_config("tiny")
-    torch.manual_seed(5)
-    parts = {
-        "vision": CLIPVisionModelWithProjection(tiny.vision_config),
-        "audio": AutoModel.from_config(tiny.audio_config),
-        "llm": AutoModelForCausalLM.from_config(tiny.text_config),
-    }
-    for name, part in parts.items():
-        part.save_pretrained(root / name)
-    return {name: str(root / name) for name in parts}
+    return save_tiny_parts(tmp_path_factory.mktemp("parts"))
 
 
 def _fusion(model) -> dict[str, torch.Tensor]:

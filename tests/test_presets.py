@@ -18,6 +18,7 @@ from affectgpt.presets import (
     lora_config,
 )
 from modeling_affectgpt import AffectGPTForConditionalGeneration
+from tests.conftest import save_tiny_parts
 
 FRAME, AUDIO, MULTI, IM_START = 151667, 151666, 151669, 151644
 LORA_LINEARS = {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}
@@ -184,16 +185,13 @@ def test_official_preset_loads_pretrained_parts_from_local_folders(tmp_path):
     """--vision/--audio/--llm with local folders (offline): weights land in the towers and the LM unchanged."""
     from transformers import AutoModel, AutoModelForCausalLM, CLIPVisionModelWithProjection
 
-    tiny = build_config("tiny")
-    torch.manual_seed(5)
+    folders = save_tiny_parts(tmp_path)
     parts = {
-        "vision": CLIPVisionModelWithProjection(tiny.vision_config),
-        "audio": AutoModel.from_config(tiny.audio_config),
-        "llm": AutoModelForCausalLM.from_config(tiny.text_config),
+        "vision": CLIPVisionModelWithProjection.from_pretrained(folders["vision"]),
+        "audio": AutoModel.from_pretrained(folders["audio"]),
+        "llm": AutoModelForCausalLM.from_pretrained(folders["llm"]),
     }
-    for name, part in parts.items():
-        part.save_pretrained(tmp_path / name)
-    model = build_model("official", **{name: str(tmp_path / name) for name in parts}, fusion_hidden_size=16)
+    model = build_model("official", **folders, fusion_hidden_size=16)
     assert model.config.text_config.hidden_size == 64 and model.config.vision_config.projection_dim == 32
     pairs = [
         (parts["vision"], model.model.vision_tower),
