@@ -53,6 +53,8 @@ def test_provenance_and_attribution():
 def test_shipped_table_is_small_and_has_no_rare_features():
     table = load_fitted_table()
     assert 0 < len(table["keep"]["features"]) < 1000 and 0 < len(table["sentiment"]["words"]) < 1000
+    assert 0 < len(table["sentiment"]["pairs"]) < 2000
+    assert all(a < b for a, b, _ in table["sentiment"]["pairs"])  # keyed as sentiment_features makes them
     assert table["sentiment"]["classes"] == ["positive", "negative", "neutral"]
 
 
@@ -90,6 +92,25 @@ def test_fit_sentiment_corrects_the_wheel_score_per_word():
         "neutral",
     ]
     assert ex.to_sentiment([["calm", "objective"]]) == ["positive"]
+    assert fit["pairs"] == [["calm", "objective", fit["pairs"][0][2]]]
+
+
+def test_fit_sentiment_learns_what_only_a_pair_of_words_says():
+    """Each word alone is positive, the two together negative: no per-word weights can say that (adding the
+    words' margins over negative keeps the sum positive), a pair weight can."""
+    ex = LexiconExtractor(fitted=None)
+    lists = [["zzfoo"]] * 20 + [["zzbar"]] * 20 + [["zzfoo", "zzbar"]] * 20
+    labels = ["positive"] * 40 + ["negative"] * 20
+    fit = fit_sentiment(lists, labels, ex.wheel_score)
+    assert [pair[:2] for pair in fit["pairs"]] == [["zzbar", "zzfoo"]]
+    fitted = LexiconExtractor(
+        tables=ex.tables, fitted={"keep": {"bias": 1.0, "features": {}}, "sentiment": fit}
+    )
+    assert fitted.to_sentiment([["zzfoo"], ["zzbar"], ["zzbar", "zzfoo"]]) == [
+        "positive",
+        "positive",
+        "negative",
+    ]
     with pytest.raises(ValueError, match="no labelled lists"):
         fit_sentiment([["happy"]], ["mixed"], ex.wheel_score)
 

@@ -9,8 +9,8 @@ released model's answers and writes their weights:
 - keep: per answer word, P(the official list keeps it) from the word itself and its place (list length, index);
   fitted on every dataset folder's answers against the official lists;
 - sentiment: per list, positive / negative / neutral from the wheel-only rule's score (the position-weighted sum
-  of wheel valences) and a correction per word named; fitted on the official lists and polarities of the
-  sentiment datasets.
+  of wheel valences) and a correction per word and per pair of words named; fitted on the official lists and
+  polarities of the sentiment datasets.
 Features seen fewer than *_MIN_COUNT times get no weight of their own (such words count through the place terms
 or the wheel score alone), so the table does not memorise single samples. The fit is plain full-batch gradient descent with
 a fixed number of steps (no library here fits a logistic regression without a new dependency), so the table is a
@@ -36,7 +36,7 @@ from ..mer_unibench.build_table import table_module, write_atomically
 from ..mer_unibench.parse import parse_labels
 from ..mer_unibench.sources import UPSTREAM_COMMIT
 from ..official_outputs import official_checkpoints, read_official_outputs
-from .lexicon import LexiconExtractor, keep_features
+from .lexicon import LexiconExtractor, keep_features, sentiment_features
 
 __all__ = [
     "DEFAULT_OUT",
@@ -47,10 +47,11 @@ __all__ = [
     "main",
     "read_folder",
     "render_module",
+    "sample_names",
 ]
 
 DEFAULT_OUT = Path(__file__).resolve().with_name("fitted_table.py")
-TABLE_FORMAT = 1
+TABLE_FORMAT = 2
 UPSTREAM = "https://github.com/zeroQiaoba/AffectGPT"
 UPSTREAM_PATH = "AffectGPT/output/results-<dataset>/<run>/"
 LICENSE = "Apache-2.0"
@@ -129,35 +130,49 @@ def fit_sentiment(
     lists: Sequence[Sequence[str]], labels: Sequence[str], wheel_score: Callable[[Sequence[str]], float]
 ) -> dict:
     """Per-class scores: bias + a weight times `wheel_score(list)` (the wheel-only rule's score) + the weights
-    of the distinct words named. Samples whose label is not one of SENTIMENT_CLASSES (the LLM's rare "mixed")
-    and empty lists (always neutral, a rule of its own) are left out of the fit."""
-    pairs = [(list(w), y) for w, y in zip(lists, labels) if w and y in SENTIMENT_CLASSES]
-    if not pairs:
+    of the distinct words named + the weights of the pairs of distinct words named (the LLM weighs combinations:
+    "excited, nervous" is neutral to it, "excited, tense" negative). Samples whose label is not one of
+    SENTIMENT_CLASSES (the LLM's rare "mixed") and empty lists (always neutral, a rule of its own) are left out
+    of the fit."""
+    labelled = [(list(w), y) for w, y in zip(lists, labels) if w and y in SENTIMENT_CLASSES]
+    if not labelled:
         raise ValueError("no labelled lists to fit the sentiment rule on")
-    vocab = _vocabulary([list(dict.fromkeys(words)) for words, _ in pairs], SENTIMENT_MIN_COUNT)
-    rows = [[vocab[w] for w in dict.fromkeys(words) if w in vocab] for words, _ in pairs]
-    score = np.array([[wheel_score(words)] for words, _ in pairs])
-    y = np.array([SENTIMENT_CLASSES.index(label) for _, label in pairs])
+    samples = [sentiment_features(words) for words, _ in labelled]
+    vocab = _vocabulary(samples, SENTIMENT_MIN_COUNT)
+    rows = [[vocab[f] for f in feats if f in vocab] for feats in samples]
+    score = np.array([[wheel_score(words)] for words, _ in labelled])
+    y = np.array([SENTIMENT_CLASSES.index(label) for _, label in labelled])
     w, v, b = _fit_softmax(rows, score, y, len(vocab), len(SENTIMENT_CLASSES))
+    weights = {f: [round(float(x), 3) for x in w[i]] for f, i in vocab.items()}
     return {
         "classes": list(SENTIMENT_CLASSES),
         "bias": [round(float(x), 3) for x in b],
         "wheel_score": [round(float(x), 3) for x in v[0]],
-        "words": {word: [round(float(x), 3) for x in w[i]] for word, i in vocab.items()},
+        "words": {f[0]: row for f, row in weights.items() if len(f) == 1},
+        "pairs": [[*f, row] for f, row in weights.items() if len(f) == 2],
     }
 
 
-def read_folder(folder: Path) -> list[tuple[str, list[str], str | None]]:
-    """(the model's answer, the official list, the official polarity or None) for every checkpoint's sample."""
-    rows = []
+def _samples(folder: Path):
+    """(sample name, the model's answer, the official list, the official polarity or None), checkpoint by
+    checkpoint, names sorted."""
     for checkpoint in official_checkpoints(folder):
         out = read_official_outputs(checkpoint)
         if out.openset is None:
             raise ValueError(f"{checkpoint}: no -openset.npz beside it (the official lists are needed)")
         for name in sorted(out.reasons):
             sentiment = None if out.sentiment is None else out.sentiment[name]
-            rows.append((out.reasons[name], parse_labels(out.openset[name]), sentiment))
-    return rows
+            yield name, out.reasons[name], parse_labels(out.openset[name]), sentiment
+
+
+def read_folder(folder: Path) -> list[tuple[str, list[str], str | None]]:
+    """(the model's answer, the official list, the official polarity or None) for every checkpoint's sample."""
+    return [row[1:] for row in _samples(folder)]
+
+
+def sample_names(folder: Path) -> list[str]:
+    """The sample name of each row of `read_folder(folder)`, in its order."""
+    return [row[0] for row in _samples(folder)]
 
 
 def _checked_sums(root: Path) -> dict[str, str]:
@@ -242,7 +257,9 @@ def render_module(table: dict) -> str:
             + ",\n".join(f"{dumps(k)}: {dumps(sentiment[k])}" for k in ("classes", "bias", "wheel_score"))
             + ',\n"words": {\n'
             + ",\n".join(f"{dumps(k)}: {dumps(v)}" for k, v in sentiment["words"].items())
-            + "\n}\n}",
+            + '\n},\n"pairs": [\n'
+            + ",\n".join(dumps(row) for row in sentiment["pairs"])
+            + "\n]\n}",
         ]
     )
     return table_module(
@@ -272,7 +289,7 @@ def main(argv=None) -> int:
     write_atomically(args.out, render_module(table))
     print(
         f"wrote {args.out} ({len(table['keep']['features'])} keep features, "
-        f"{len(table['sentiment']['words'])} sentiment words)"
+        f"{len(table['sentiment']['words'])} sentiment words, {len(table['sentiment']['pairs'])} word pairs)"
     )
     return 0
 

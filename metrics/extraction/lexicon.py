@@ -8,9 +8,11 @@ sector as a prediction) but the official LLM lists it and its sentiment stage re
 is trained on, "The character's emotional state is a, b, c.", is parsed instead.
 
 By default two rules fitted to the official LLM stage's real outputs (fitted_table.py, built by build_table.py)
-imitate it: the answer words of that format that the LLM mostly drops are dropped (never "neutral", never every
-word), and a list's polarity comes from the wheel-only score with fitted per-word corrections (words the fit never
-saw count through the wheel score alone).
+imitate it. Lists: each answer word of that format gets a fitted probability that the LLM keeps it, and the
+subset with the highest expected EW F-score against the LLM's list is reported (expected_f.py; never without
+"neutral", never empty). Polarity: a list naming exactly one of "positive" / "negative" takes it (as the LLM does
+for 99% of such lists); otherwise the wheel-only score with fitted corrections per word and per pair of words
+(words and pairs the fit never saw count through the wheel score alone).
 `fitted=None` gives the wheel-only rules (all words kept; position-weighted sum of wheel valences).
 
 How far this is from the official LLM stage, per dataset: metrics/mer_unibench/README.md ("Label extraction");
@@ -19,11 +21,16 @@ How far this is from the official LLM stage, per dataset: metrics/mer_unibench/R
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 from collections.abc import Iterable, Sequence
+from itertools import combinations
+
+import numpy as np
 
 from ..mer_unibench.wheel import NUM_WHEELS, WheelTables, load_wheels
+from .expected_f import MAX_WORDS, best_subset
 
 __all__ = [
     "BUNDLED_FIT",
@@ -34,6 +41,7 @@ __all__ = [
     "keep_features",
     "load_fitted_table",
     "parse_ov_sentence",
+    "sentiment_features",
 ]
 
 POSITIVE_SECTORS = frozenset({"happy", "joyful", "peaceful", "powerful", "joy", "genius"})
@@ -61,7 +69,7 @@ _SCOPE_BREAKS = frozenset(
 
 
 BUNDLED_FIT = "bundled"
-_FIT_FORMAT = 1
+_FIT_FORMAT = 2
 
 
 def load_fitted_table() -> dict:
@@ -71,11 +79,13 @@ def load_fitted_table() -> dict:
     table = json.loads(TABLE_JSON)
     if table.get("format") != _FIT_FORMAT or not {"keep", "sentiment"} <= table.keys():
         raise ValueError(
-            f"fitted_table.py: format {table.get('format')!r} is not {_FIT_FORMAT} with keep, sentiment"
+            f"fitted_table.py: format {table.get('format')!r} is not {_FIT_FORMAT} with keep, sentiment "
+            "(rebuild it: python -m metrics.extraction.build_table <official outputs>)"
         )
     return table
 
 
+_KEEP_CACHE = 1 << 16
 # Lists longer than this share the place features of the last index (long lists are rare).
 MAX_PLACE = 8
 
@@ -84,6 +94,12 @@ def keep_features(words: Sequence[str], index: int) -> tuple[str, str]:
     """The keep rule's features of words[index]: "w=<word>" and its place "pos=<length>,<index>" (capped)."""
     length = min(len(words), MAX_PLACE)
     return f"w={words[index]}", f"pos={length},{min(index, length - 1)}"
+
+
+def sentiment_features(words: Sequence[str]) -> list[tuple[str, ...]]:
+    """The sentiment rule's features of a list: (word,) per distinct word, (a, b) per pair of them (a < b)."""
+    distinct = sorted(set(words))
+    return [(w,) for w in distinct] + list(combinations(distinct, 2))
 
 
 def parse_ov_sentence(text: str) -> list[str] | None:
@@ -100,6 +116,15 @@ def _norm(word: str) -> str:
 
 def _is_negator(token: str) -> bool:
     return token in _NEGATORS or token.endswith("n't")
+
+
+def _sentiment_weights(fit: dict | None) -> dict[tuple[str, ...], list[float]]:
+    """The sentiment table's word and pair weights keyed like `sentiment_features`."""
+    if fit is None:
+        return {}
+    weights = {(word,): row for word, row in fit["words"].items()}
+    weights.update({(a, b): row for a, b, row in fit.get("pairs", ())})
+    return weights
 
 
 class LexiconExtractor:
@@ -122,7 +147,10 @@ class LexiconExtractor:
                 raise ValueError(f"fitted must be {BUNDLED_FIT!r}, a table dict or None, got {fitted!r}")
             fitted = load_fitted_table()
         self.fitted = fitted
+        self._sentiment_weights = {} if fitted is None else _sentiment_weights(fitted.get("sentiment"))
         self._valences: dict[str, float] = {}
+        # Answer lists repeat (a third of the official answers); the choice is a pure function of the list.
+        self._kept: dict[tuple[str, ...], list[str]] = {}
         # Phrases as token tuples (curly apostrophes folded) -> the variant-map key to report.
         self._phrases: dict[tuple[str, ...], str] = {}
         for key in (*self.tables.variant_map, *EXTRA_LABELS):
@@ -162,13 +190,39 @@ class LexiconExtractor:
         ]
 
     def _keep(self, words: list[str]) -> list[str]:
-        """The words the official LLM more likely keeps than drops; "neutral" always, and never none of them
-        (an empty prediction scores precision 0, the best-kept word is then the better bet)."""
+        """The words to report of an answer-format list. Each word's keep probability (the fitted logit) goes
+        into the expected-F choice (expected_f.py): the subset of the words that carry a sector with the highest
+        expected EW F-score against the list the official LLM would write. Words without a sector change no
+        score and are kept when the LLM more likely keeps them; "neutral" always (the sentiment rule reads it).
+        Lists longer than MAX_WORDS keep that threshold rule for every word. A list is never emptied (an empty
+        prediction scores precision 0): the best-kept word is then the better bet."""
         if not words:
             return words
+        key = tuple(words)
+        cached = self._kept.get(key)
+        if cached is None:
+            if len(self._kept) >= _KEEP_CACHE:
+                self._kept.clear()
+            cached = self._kept[key] = self._choose(words)
+        return list(cached)
+
+    def _choose(self, words: list[str]) -> list[str]:
         logits = self.keep_logits(words)
-        kept = [w for w, z in zip(words, logits) if z >= 0 or w in EXTRA_LABELS]
-        return kept or [words[max(range(len(words)), key=logits.__getitem__)]]
+        kept = [z >= 0 or w in EXTRA_LABELS for w, z in zip(words, logits)]
+        if len(words) <= MAX_WORDS:
+            bits = np.stack([self._sector_bits(w) for w in words])
+            prefer = sum(1 << j for j, keep in enumerate(kept) if keep)
+            chosen = best_subset(bits, [1 / (1 + math.exp(-z)) for z in logits], prefer)
+            kept = [bool(chosen >> j & 1) if bits[j].any() else keep for j, keep in enumerate(kept)]
+        out = [w for w, keep in zip(words, kept) if keep]
+        return out or [words[max(range(len(words)), key=logits.__getitem__)]]
+
+    def _sector_bits(self, word: str) -> np.ndarray:
+        """(5,) uint64: the word's level-1 sector bit per wheel (0: no sector), as the fine-grained metric sees it."""
+        row = self.tables.vocab.get(word)
+        if row is None:
+            return np.zeros(NUM_WHEELS, dtype=np.uint64)
+        return self.tables.sector_bits["level1"][row]
 
     def _negated(self, tokens: Sequence[str], start: int) -> bool:
         for token in reversed(tokens[max(0, start - self.negation_window) : start]):
@@ -204,11 +258,11 @@ class LexiconExtractor:
         if isinstance(labels, str):
             raise TypeError("labels must be a list of words, not a string; use extract() first")
         words = [word.lower().strip() for word in labels]
-        if self.fitted is not None:
-            return self._fitted_sentiment(words)
         named = {"positive", "negative"}.intersection(words)
         if len(named) == 1:  # the list names its valence outright ("excited, nervous, positive")
             return named.pop()
+        if self.fitted is not None:
+            return self._fitted_sentiment(words)
         score = self.wheel_score(words)
         if "neutral" in words and abs(score) <= NEUTRAL_MARGIN * len(words):
             return "neutral"
@@ -222,19 +276,19 @@ class LexiconExtractor:
         if not words:  # the official LLM calls every empty list neutral (as its prompt's example does)
             return "neutral"
         fit = self.fitted["sentiment"]
-        weights = fit["words"]
         score = self.wheel_score(words)
         scores = [b + score * v for b, v in zip(fit["bias"], fit["wheel_score"])]
-        for word in dict.fromkeys(words):
-            row = weights.get(word)
+        for feature in sentiment_features(words):
+            row = self._sentiment_weights.get(feature)
             if row is not None:
                 scores = [s + w for s, w in zip(scores, row)]
         return fit["classes"][max(range(len(scores)), key=scores.__getitem__)]
 
     def to_sentiment(self, label_lists: Iterable[Sequence[str]]) -> list[str]:
-        """positive/negative/neutral per label list. Fitted (the default): an empty list is neutral; otherwise
-        the class with the highest score, bias + a fitted weight times the wheel-only score (`wheel_score`) + the
-        fitted weights of the distinct words (words without one count through the wheel score only). Wheel-only (fitted=None): a list naming exactly one of
-        "positive"/"negative" takes it; otherwise the sign of the position-weighted sum of word valences (word i
-        weighs 1 + RECENCY * i; 0 -> neutral), where a list naming "neutral" needs a clear margin to be polar."""
+        """positive/negative/neutral per label list. A list naming exactly one of "positive"/"negative" takes it.
+        Otherwise, fitted (the default): an empty list is neutral, any other the class with the highest score,
+        bias + a fitted weight times the wheel-only score (`wheel_score`) + the fitted weights of its distinct
+        words and of their pairs (`sentiment_features`; those without a weight count through the wheel score
+        only). Wheel-only (fitted=None): the sign of the position-weighted sum of word valences (word i weighs
+        1 + RECENCY * i; 0 -> neutral), where a list naming "neutral" needs a clear margin to be polar."""
         return [self.sentiment_one(labels) for labels in label_lists]

@@ -21,6 +21,7 @@ __all__ = [
     "check_sentiment_inputs",
     "fine_grained_scores",
     "hit_rate",
+    "popcount",
     "sentiment_scores",
     "sentiment_to_value",
 ]
@@ -54,7 +55,7 @@ def _masks(values: list, tables: WheelTables, level: str, what: str) -> np.ndarr
 _BYTE_POPCOUNT = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint8)
 
 
-def _popcount(masks: np.ndarray) -> np.ndarray:
+def popcount(masks: np.ndarray) -> np.ndarray:
     """Set bits per uint64 (np.bitwise_count needs numpy >= 2; the byte table serves numpy 1.26)."""
     if hasattr(np, "bitwise_count"):
         return np.bitwise_count(masks)
@@ -85,8 +86,8 @@ def fine_grained_scores(
         raise ValueError(f"level must be 'level1' or 'level2', got {level!r}")
     pred = _masks(predictions, tables, level, "predictions")
     gold = _masks(references, tables, level, "references")
-    n_pred, n_gold = _popcount(pred), _popcount(gold)
-    n_both = _popcount(pred & gold)
+    n_pred, n_gold = popcount(pred), popcount(gold)
+    n_both = popcount(pred & gold)
     rows = []
     for w in range(NUM_WHEELS):
         keep = n_gold[:, w] > 0
