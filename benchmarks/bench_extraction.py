@@ -13,18 +13,21 @@ Each dataset is scored three ways: with the wheel-only rules (`fitted=None`), wi
 (in-sample: it was fitted on these very outputs), and leave-one-dataset-out (LODO): the keep rule refitted on the
 other four folders and the sentiment rule on the other sentiment dataset (build_table's fit functions), so the
 left-out folder plays a dataset the fit never saw. LODO is the estimate for datasets outside this folder.
-Numbers are pooled over all checkpoints of a dataset."""
+Sentiment datasets are also scored in two folds by sample name (all checkpoints of a sample in one fold): each
+half with the fit on the other folders and the dataset's other half, which tells whether a dataset's gap comes
+from the fit not having seen its kind of answers. Numbers are pooled over all checkpoints of a dataset."""
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 from pathlib import Path
 
 from metrics.extraction import LexiconExtractor
-from metrics.extraction.build_table import fit_keep, fit_sentiment, read_folder
+from metrics.extraction.build_table import fit_keep, fit_sentiment, read_folder, sample_names
 from metrics.mer_unibench import fine_grained_scores
 
-__all__ = ["agreement", "lodo_extractors", "main"]
+__all__ = ["agreement", "fold_extractors", "lodo_extractors", "main"]
 
 DEFAULT_OUTPUTS = Path(__file__).resolve().parents[2] / "shared" / "mer_unibench" / "official_outputs"
 
@@ -49,19 +52,34 @@ def agreement(rows, extractor: LexiconExtractor) -> dict[str, float]:
     return row
 
 
+def _extractor_fitted_on(rows: list, base: LexiconExtractor) -> LexiconExtractor:
+    """An extractor whose table was fitted on these rows only (build_table's fit functions)."""
+    keep = fit_keep(
+        [base.extract_one(answer) for answer, _, _ in rows], [official for _, official, _ in rows]
+    )
+    labelled = [(official, s) for _, official, s in rows if s is not None]
+    sentiment = fit_sentiment([o for o, _ in labelled], [s for _, s in labelled], base.wheel_score)
+    return LexiconExtractor(tables=base.tables, fitted={"keep": keep, "sentiment": sentiment})
+
+
 def lodo_extractors(data: dict[str, list], base: LexiconExtractor) -> dict[str, LexiconExtractor]:
     """Per dataset, an extractor whose table was fitted without that dataset's outputs."""
-    words = {name: [base.extract_one(answer) for answer, _, _ in rows] for name, rows in data.items()}
-    out = {}
-    for held_out in data:
-        others = [name for name in data if name != held_out]
-        keep = fit_keep(
-            [w for name in others for w in words[name]],
-            [official for name in others for _, official, _ in data[name]],
-        )
-        labelled = [(official, s) for name in others for _, official, s in data[name] if s is not None]
-        sentiment = fit_sentiment([o for o, _ in labelled], [s for _, s in labelled], base.wheel_score)
-        out[held_out] = LexiconExtractor(tables=base.tables, fitted={"keep": keep, "sentiment": sentiment})
+    return {
+        held_out: _extractor_fitted_on([r for name in data if name != held_out for r in data[name]], base)
+        for held_out in data
+    }
+
+
+def fold_extractors(data: dict[str, list], names: list[str], held: str, base: LexiconExtractor):
+    """For the two folds of `held` by sample name: (the fold's rows, an extractor fitted on the other
+    datasets and the other fold)."""
+    fold = [int(hashlib.sha256(n.encode()).hexdigest(), 16) % 2 for n in names]
+    others = [r for name in data if name != held for r in data[name]]
+    out = []
+    for f in (0, 1):
+        train = [r for r, g in zip(data[held], fold) if g != f]
+        test = [r for r, g in zip(data[held], fold) if g == f]
+        out.append((test, _extractor_fitted_on(others + train, base)))
     return out
 
 
@@ -94,6 +112,10 @@ def main(argv=None) -> dict[str, dict[str, dict[str, float]]]:
             "in-sample": agreement(rows, fitted),
             "LODO": agreement(rows, lodo[name]),
         }
+        if any(s is not None for _, _, s in rows):
+            names = sample_names(args.outputs / name)
+            for f, (test, extractor) in enumerate(fold_extractors(data, names, name, wheel_only)):
+                results[name][f"fold {f}"] = agreement(test, extractor)
         for mode, row in results[name].items():
             print(_line(name, mode, row))
     return results
