@@ -311,14 +311,21 @@ def push_to_hub(
     token: str | None = None,
 ) -> None:
     """Upload a built dataset config by config (`DatasetDict.push_to_hub(config_name=...)`), private by
-    default. Media must be embedded (`embed_media=True`): plain path strings would upload as dangling text."""
+    default, under this folder's card. Media must be embedded (`embed_media=True`): plain path strings would
+    upload as dangling text. Every config is loaded and checked before anything is uploaded.
+
+    The card goes up first: datasets' push_to_hub edits the repo's README in place (it updates the YAML
+    `configs` / `dataset_info` and keeps the body), and writes a metadata-only README where there is none, which
+    would lose the card's description, schema and licence."""
     from datasets import load_dataset
+    from huggingface_hub import DatasetCard, HfApi
 
     out = Path(out)
     text = (out / "README.md").read_text(encoding="utf-8")
     names = configs or [c["config_name"] for c in card_configs(text) if c.get("config_name")]
+    loaded = {}
     for name in names:
-        dd = load_dataset(str(out), name, **local_load_kwargs(out))
+        dd = loaded[name] = load_dataset(str(out), name, **local_load_kwargs(out))
         for split, ds in dd.items():
             for column in MEDIA_COLUMNS:
                 values = ds.data.column(column).to_pylist()
@@ -326,4 +333,7 @@ def push_to_hub(
                     raise DatasetBuildError(
                         f"{name}/{split}: column {column!r} holds paths without bytes; rebuild with --embed-media"
                     )
+    HfApi(token=token).create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
+    DatasetCard(text).push_to_hub(repo_id, repo_type="dataset", token=token)
+    for name, dd in loaded.items():
         dd.push_to_hub(repo_id, config_name=name, private=private, token=token)

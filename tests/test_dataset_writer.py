@@ -144,16 +144,30 @@ def test_embed_media_and_push_wiring(media, tmp_path, monkeypatch):
     assert row["video"] == {"path": "a.mp4", "bytes": media[0].read_bytes()}
     assert row["audio"]["bytes"] == media[1].read_bytes()
 
-    with pytest.raises(DatasetBuildError, match="--embed-media"):
-        push_to_hub(plain, "user/repo")
+    from huggingface_hub import DatasetCard, HfApi
+
     calls = []
+    monkeypatch.setattr(
+        HfApi,
+        "create_repo",
+        lambda self, repo, **kw: calls.append(("repo", repo, kw["repo_type"], kw["private"])),
+    )
+    monkeypatch.setattr(
+        DatasetCard, "push_to_hub", lambda self, repo, **kw: calls.append(("card", repo, str(self)))
+    )
     monkeypatch.setattr(
         DatasetDict,
         "push_to_hub",
-        lambda self, repo, **kw: calls.append((repo, kw["config_name"], kw["private"])),
+        lambda self, repo, **kw: calls.append(("data", repo, kw["config_name"], kw["private"])),
     )
+    with pytest.raises(DatasetBuildError, match="--embed-media"):
+        push_to_hub(plain, "user/repo")
+    assert calls == []  # checked before anything is uploaded
     push_to_hub(embedded, "user/repo")
-    assert calls == [("user/repo", "c", True), ("user/repo", "d", True)]
+    # our card first (datasets then merges its metadata into it and keeps the body), then each config
+    card = (embedded / "README.md").read_text(encoding="utf-8")
+    assert calls[:2] == [("repo", "user/repo", "dataset", True), ("card", "user/repo", card)]
+    assert calls[2:] == [("data", "user/repo", "c", True), ("data", "user/repo", "d", True)]
 
 
 def test_plain_load_dataset_returns_the_current_rows(media, tmp_path):
