@@ -136,5 +136,24 @@ def test_inputs_are_checked_against_their_sums(tmp_path, capsys):
 def test_bad_fitted_argument_is_named():
     with pytest.raises(ValueError, match="fitted must be"):
         LexiconExtractor(fitted="mine.json")
+    with pytest.raises(ValueError, match="fitted must be"):
+        LexiconExtractor(fitted=["keep"])
+    with pytest.raises(ValueError, match="'keep' must be a dict with 'bias' and 'features'"):
+        LexiconExtractor(fitted={"keep": {"bias": 0.0}, "sentiment": None})
+    good = load_fitted_table()
+    bad = {**good, "sentiment": {**good["sentiment"], "pairs": [["a", "b", [1.0, 2.0]]]}}
+    with pytest.raises(ValueError, match="one value per class"):
+        LexiconExtractor(fitted=bad)
+    lists_only = LexiconExtractor(fitted={"keep": good["keep"], "sentiment": None})
+    assert lists_only.extract_one("He is happy.") == ["happy"]
+    with pytest.raises(ValueError, match="no sentiment rule"):
+        lists_only.to_sentiment([["happy"]])
+    mine = json.loads(json.dumps(good))
+    ex = LexiconExtractor(fitted=mine)
+    text = "The character's emotional state is happy, sad, angry, evaluation."
+    assert ex.extract_one(text) == ["happy", "sad", "angry"]
+    mine["keep"]["features"]["w=evaluation"] = 50.0  # the extractor holds its own copy
+    assert ex.extract_one(text) == ["happy", "sad", "angry"]
+    assert LexiconExtractor(fitted=mine).extract_one(text) == ["happy", "sad", "angry", "evaluation"]
     table = json.loads(json.dumps(load_fitted_table()))
     assert LexiconExtractor(fitted=table).extract_one("He is happy.") == ["happy"]

@@ -20,6 +20,7 @@ How far this is from the official LLM stage, per dataset: metrics/mer_unibench/R
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import os
@@ -70,6 +71,8 @@ _SCOPE_BREAKS = frozenset(
 
 BUNDLED_FIT = "bundled"
 _FIT_FORMAT = 2
+# Distinct answer lists whose choice an extractor remembers; cleared when full, so memory stays bounded.
+_KEEP_CACHE = 1 << 16
 
 
 def load_fitted_table() -> dict:
@@ -85,7 +88,6 @@ def load_fitted_table() -> dict:
     return table
 
 
-_KEEP_CACHE = 1 << 16
 # Lists longer than this share the place features of the last index (long lists are rare).
 MAX_PLACE = 8
 
@@ -118,6 +120,29 @@ def _is_negator(token: str) -> bool:
     return token in _NEGATORS or token.endswith("n't")
 
 
+def _checked_fit(table) -> dict:
+    """The table, if it has the layout build_table writes (sentiment may be None: lists only)."""
+    if not isinstance(table, dict):
+        raise ValueError(f"fitted must be {BUNDLED_FIT!r}, a table dict or None, got {type(table).__name__}")
+    keep, sentiment = table.get("keep"), table.get("sentiment", None)
+    if not isinstance(keep, dict) or not {"bias", "features"} <= keep.keys():
+        raise ValueError("fitted table: 'keep' must be a dict with 'bias' and 'features'")
+    if sentiment is not None:
+        if (
+            not isinstance(sentiment, dict)
+            or not {"classes", "bias", "wheel_score", "words"} <= sentiment.keys()
+        ):
+            raise ValueError(
+                "fitted table: 'sentiment' must be None or a dict with classes, bias, wheel_score, words"
+            )
+        n = len(sentiment["classes"])
+        rows = [sentiment["bias"], sentiment["wheel_score"], *sentiment["words"].values()]
+        rows += [row for *_, row in sentiment.get("pairs", ())]
+        if any(len(row) != n for row in rows):
+            raise ValueError(f"fitted table: every sentiment weight row must have one value per class ({n})")
+    return table
+
+
 def _sentiment_weights(fit: dict | None) -> dict[tuple[str, ...], list[float]]:
     """The sentiment table's word and pair weights keyed like `sentiment_features`."""
     if fit is None:
@@ -130,7 +155,8 @@ def _sentiment_weights(fit: dict | None) -> dict[tuple[str, ...], list[float]]:
 class LexiconExtractor:
     """Free text -> emotion words (`extract`) and label lists -> positive/negative/neutral (`to_sentiment`).
 
-    `fitted`: BUNDLED_FIT (the shipped fitted_table.py), a table dict of that layout, or None (wheel-only rules)."""
+    `fitted`: BUNDLED_FIT (the shipped fitted_table.py), a table dict of that layout (copied), or None (wheel-only
+    rules)."""
 
     def __init__(
         self,
@@ -145,8 +171,11 @@ class LexiconExtractor:
         if isinstance(fitted, str):
             if fitted != BUNDLED_FIT:
                 raise ValueError(f"fitted must be {BUNDLED_FIT!r}, a table dict or None, got {fitted!r}")
-            fitted = load_fitted_table()
-        self.fitted = fitted
+            fitted = load_fitted_table()  # a fresh dict, nobody else holds it
+        elif fitted is not None:
+            # A copy: the remembered choices below stay those of the table the extractor was built with.
+            fitted = copy.deepcopy(fitted)
+        self._fitted = None if fitted is None else _checked_fit(fitted)
         self._sentiment_weights = {} if fitted is None else _sentiment_weights(fitted.get("sentiment"))
         self._valences: dict[str, float] = {}
         # Answer lists repeat (a third of the official answers); the choice is a pure function of the list.
@@ -158,6 +187,11 @@ class LexiconExtractor:
             if tokens:
                 self._phrases.setdefault(tokens, key)
         self._longest = max(len(t) for t in self._phrases)
+
+    @property
+    def fitted(self) -> dict | None:
+        """The fitted table in use (a copy of the one given; None for the wheel-only rules)."""
+        return self._fitted
 
     def extract_one(self, text: str) -> list[str]:
         if not isinstance(text, str):
@@ -276,6 +310,8 @@ class LexiconExtractor:
         if not words:  # the official LLM calls every empty list neutral (as its prompt's example does)
             return "neutral"
         fit = self.fitted["sentiment"]
+        if fit is None:
+            raise ValueError("this extractor's fitted table has no sentiment rule ('sentiment': None)")
         score = self.wheel_score(words)
         scores = [b + score * v for b, v in zip(fit["bias"], fit["wheel_score"])]
         for feature in sentiment_features(words):
