@@ -1,9 +1,9 @@
 """AffectGPTProcessor: raw video / audio / face crops / subtitle / question -> AffectGPT model inputs.
 
 Hub custom code: saved next to the model files and loaded with `trust_remote_code=True`, so this file imports only
-transformers, numpy and its single-dot siblings (`.media`, `.prompts`); media libraries are imported lazily there.
-Over 400 lines because it is one ProcessorMixin class: its inputs, chat-template support and decoding are methods
-that transformers calls by name; the rules they apply live in `.media` and `.prompts`.
+transformers, numpy and its single-dot siblings (`.media`, `.prompts`, `.processing_inputs`); media libraries are
+imported lazily there. One ProcessorMixin class: its inputs, chat-template support and decoding are methods that
+transformers calls by name; the rules they apply live in `.media`, `.prompts` and `.processing_inputs`.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from .media import (
     source_name,
     split_audio_clips,
 )
+from .processing_inputs import conversation_inputs, per_sample, sample_columns, unwrap_nested
 from .prompts import (
     ASSISTANT_PREFIX,
     HUMAN_PREFIX,
@@ -68,29 +69,8 @@ DEFAULT_CHAT_TEMPLATE = (
 
 _IMAGE_SIZE = 224
 
-
-def _per_sample(value: Any, batch_size: int | None, name: str) -> list | None:
-    """A per-sample argument as a list (a single item for batch size 1 is accepted)."""
-    if value is None:
-        return None
-    single = (
-        isinstance(value, (str, bytes, dict, tuple)) or hasattr(value, "read") or hasattr(value, "__fspath__")
-    )
-    if isinstance(value, np.ndarray):
-        single = True  # one decoded video / face array / waveform; batches are lists
-    items = [value] if single else list(value)
-    if batch_size is not None and len(items) != batch_size:
-        raise ValueError(f"`{name}` has {len(items)} items but the batch has {batch_size} samples")
-    return items
-
-
-def _unwrap_nested(item: Any, name: str) -> Any:
-    """apply_chat_template passes one list of videos per conversation; AffectGPT takes at most one."""
-    if isinstance(item, list):
-        if len(item) > 1:
-            raise ValueError(f"AffectGPT takes one {name} per sample, got {len(item)}")
-        return item[0] if item else None
-    return item
+# The helpers' names from before they moved to `.processing_inputs`, kept importable from here.
+_per_sample, _unwrap_nested = per_sample, unwrap_nested
 
 
 class AffectGPTProcessor(ProcessorMixin):
@@ -257,28 +237,17 @@ class AffectGPTProcessor(ProcessorMixin):
         for unused in ("add_special_tokens", "do_sample_frames", "sanitize_control_tokens"):
             kwargs.pop(unused, None)
 
-        lists = {}
-        batch_size = None
-        for name, value in (
-            ("text", text),
-            ("videos", videos),
-            ("audio", audio),
-            ("faces", faces),
-            ("subtitles", subtitles),
-            ("questions", questions),
-        ):
-            lists[name] = _per_sample(value, batch_size, name)
-            if lists[name] is not None and batch_size is None:
-                batch_size = len(lists[name])
-        if batch_size is None:
-            if task is None:
-                raise ValueError(
-                    "nothing to process: give text, videos, audio, faces, subtitles or questions"
-                )
-            batch_size = 1
-        column = {
-            name: (items if items is not None else [None] * batch_size) for name, items in lists.items()
-        }
+        column, batch_size = sample_columns(
+            {
+                "text": text,
+                "videos": videos,
+                "audio": audio,
+                "faces": faces,
+                "subtitles": subtitles,
+                "questions": questions,
+            },
+            task,
+        )
 
         prompts: list[str] = []
         pixel_values = np.zeros((batch_size, self.num_frames, 3, _IMAGE_SIZE, _IMAGE_SIZE), dtype=np.float32)
@@ -287,8 +256,8 @@ class AffectGPTProcessor(ProcessorMixin):
         audio_flags = np.zeros(batch_size, dtype=bool)
         visual_batch: list[tuple[int, np.ndarray]] = []
         for i in range(batch_size):
-            video = _unwrap_nested(column["videos"][i], "video")
-            sample_audio = _unwrap_nested(column["audio"][i], "audio")
+            video = unwrap_nested(column["videos"][i], "video")
+            sample_audio = unwrap_nested(column["audio"][i], "audio")
             subtitle = column["subtitles"][i]
             if subtitle is not None and not isinstance(subtitle, str):
                 where = source_name(video) if video is not None else f"sample {i}"
@@ -391,33 +360,8 @@ class AffectGPTProcessor(ProcessorMixin):
     def _multimodal_inputs_from_conversations(
         self, conversations, audio_loading_params, load_audio_from_video=False
     ):
-        """Collect video / audio sources and subtitles per conversation WITHOUT decoding: `__call__` decodes
-        (transformers' own loaders need torchcodec/librosa, and would separate a video from its audio track)."""
-        batch_videos, batch_audios, subtitles = [], [], []
-        for conversation in conversations:
-            videos, audios, subtitle = [], [], None
-            for message in conversation:
-                content = message.get("content") or []
-                if isinstance(content, str):
-                    continue
-                kept = []
-                for block in content:
-                    kind = block.get("type")
-                    if kind == "video":
-                        videos.extend(block[k] for k in ("video", "path", "url") if k in block)
-                    elif kind == "audio":
-                        audios.extend(block[k] for k in ("audio", "path", "url") if k in block)
-                    elif kind == "subtitle":
-                        subtitle = block.get("text", block.get("subtitle"))
-                        continue  # rendered by the processor inside the media block, not by the template
-                    kept.append(block)
-                message["content"] = kept
-            batch_videos.append(videos)
-            batch_audios.append(audios[0] if audios else None)
-            subtitles.append(subtitle)
-        extra = {"subtitles": subtitles} if any(s is not None for s in subtitles) else {}
-        has_audio = any(a is not None for a in batch_audios)
-        return [[] for _ in conversations], batch_videos, (batch_audios if has_audio else []), extra
+        """Media sources and subtitles per conversation, not decoded (`processing_inputs.conversation_inputs`)."""
+        return conversation_inputs(conversations)
 
     # ------------------------------------------------------------------ decoding generated text
 
