@@ -26,7 +26,7 @@ from .media import (
     source_name,
     split_audio_clips,
 )
-from .processing_inputs import conversation_inputs, per_sample, sample_columns, unwrap_nested
+from .processing_inputs import conversation_inputs, sample_columns, unwrap_nested
 from .prompts import (
     ASSISTANT_PREFIX,
     HUMAN_PREFIX,
@@ -68,9 +68,6 @@ DEFAULT_CHAT_TEMPLATE = (
 )
 
 _IMAGE_SIZE = 224
-
-# The helpers' names from before they moved to `.processing_inputs`, kept importable from here.
-_per_sample, _unwrap_nested = per_sample, unwrap_nested
 
 
 class AffectGPTProcessor(ProcessorMixin):
