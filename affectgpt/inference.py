@@ -4,8 +4,11 @@ One object shared by `affectgpt describe`, `affectgpt bench` and the Space (cont
 "Inference pipeline"). Generation is batched with left padding, greedy by default; `decoding="official"` is the
 official sampling (T=1.0, top-p 0.9, <=1200 new tokens), seeded here (the official code is not). Stopping and
 answer cleaning are the official ones: the model's generation config stops on the single-token stop words
-(eos `<|im_end|>`, "###"), `_StopOnIdSequences` on the two-token ones, and the processor's `batch_decode` cuts the
-answer as the official post-processing does."""
+(eos `<|im_end|>`, "###"), `_StopOnIdSequences` (affectgpt/decoding.py) on the two-token ones, and the
+processor's `batch_decode` cuts the answer as the official post-processing does.
+
+Clip checking and encoding live in affectgpt/clips.py, the wheel and extractor lookup in
+affectgpt/wheel_source.py; this module re-exports them, so `affectgpt.inference` stays the one import."""
 
 from __future__ import annotations
 
@@ -14,17 +17,18 @@ import os
 import re
 import threading
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
-from transformers import StoppingCriteria, StoppingCriteriaList
+from transformers import StoppingCriteriaList
 
 from affectgpt import EMBEDDED_MODEL_DIR
-from affectgpt.errors import CLIError
+from affectgpt.clips import TASKS, ClipEncoder, ClipResult, normalize_clip
+from affectgpt.decoding import DECODING, _StopOnIdSequences
+from affectgpt.errors import PipelineError
 from affectgpt.remote_code import TRUST_REMOTE_CODE_ENV, hub_code_refs, trust_remote_code_from_env
-from modeling_affectgpt import OFFICIAL_GENERATION_KWARGS
+from affectgpt.wheel_source import find_wheel_dir, load_extractor
 from processing.prompts import STOP_STRING, stop_words_ids
 
 __all__ = [
@@ -42,141 +46,8 @@ __all__ = [
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 DEFAULT_MODEL_DIR = Path(EMBEDDED_MODEL_DIR)
-TASKS = ("description", "ovlabel")
-
-# Generation settings per decoding name. "official" = the official inference code's sampling settings.
-DECODING: dict[str, dict[str, Any]] = {
-    "greedy": {"do_sample": False, "max_new_tokens": OFFICIAL_GENERATION_KWARGS["max_new_tokens"]},
-    "official": dict(OFFICIAL_GENERATION_KWARGS),
-}
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
-
-
-class PipelineError(CLIError, ValueError):
-    """A user-facing pipeline error: the CLI prints it as one line; Python callers may catch ValueError."""
-
-
-@dataclass
-class ClipResult:
-    """One clip's answer. `emotions`/`sentiment` are None when no extractor is available (see `note`)."""
-
-    name: str | None
-    text: str
-    emotions: list[str] | None = None
-    sentiment: str | None = None
-    task: str = "description"
-    note: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-def normalize_clip(clip: str | os.PathLike | dict) -> dict[str, Any]:
-    """A clip dict with all contract keys; a bare path means a video. Missing files fail here, naming the file."""
-    if isinstance(clip, (str, os.PathLike)):
-        clip = {"video": clip}
-    if not isinstance(clip, dict):
-        raise PipelineError(f"a clip must be a path or a dict, got {type(clip).__name__}")
-    unknown = set(clip) - {"video", "audio", "face", "subtitle", "name"}
-    if unknown:
-        raise PipelineError(f"unknown clip keys: {sorted(unknown)}")
-    out: dict[str, Any] = {}
-    for key in ("video", "audio", "face"):
-        value = clip.get(key)
-        if value is not None and not isinstance(value, (str, os.PathLike)):
-            out[key] = value  # already-decoded arrays go to the processor as they are
-            continue
-        if value is not None:
-            path = Path(value).expanduser()
-            if not path.is_file():
-                raise PipelineError(f"{key} file not found: {path}")
-            value = str(path)
-        out[key] = value
-    if all(out[k] is None for k in ("video", "audio", "face")) and not clip.get("subtitle"):
-        raise PipelineError("a clip needs at least one of video, audio, face or subtitle")
-    subtitle = clip.get("subtitle")
-    if subtitle is not None and not isinstance(subtitle, str):
-        raise PipelineError(f"subtitle must be text, got {type(subtitle).__name__}")
-    out["subtitle"] = subtitle
-    name = clip.get("name")
-    if name is None:
-        first = next((out[k] for k in ("video", "face", "audio") if isinstance(out[k], str)), None)
-        name = Path(first).stem if first else None
-    out["name"] = name
-    return out
-
-
-class ClipEncoder:
-    """clips -> BatchFeature (left padded). A picklable callable, so a DataLoader can run it as `collate_fn`
-    in worker processes: decoding the media is the slow part, and it happens there."""
-
-    def __init__(self, processor, task: str = "description"):
-        if task not in TASKS:
-            raise PipelineError(f"unknown task {task!r}; choose one of {', '.join(TASKS)}")
-        self.processor = processor
-        self.task = task
-
-    def __call__(self, clips: Sequence[dict]) -> tuple[list[str | None], Any]:
-        clips = [normalize_clip(c) for c in clips]
-        inputs = self.processor(
-            videos=[c["video"] for c in clips],
-            audios=[c["audio"] for c in clips],
-            faces=[c["face"] for c in clips],
-            subtitles=[c["subtitle"] for c in clips],
-            task=self.task,
-            padding_side="left",
-            return_tensors="pt",
-        )
-        return [c["name"] for c in clips], inputs
-
-
-class _StopOnIdSequences(StoppingCriteria):
-    """Per row: stop once the generated ids end with one of `sequences` (the official two-token stop words;
-    the single-token ones are eos ids in the generation config). Written here because transformers'
-    `StopStringCriteria` matches every spelling of "###" (also " ###", on which the official code goes on) and
-    takes ~1.5 s to build for the 151k-token vocabulary at every `generate` call."""
-
-    def __init__(self, sequences: Sequence[Sequence[int]], prompt_length: int):
-        self.sequences = [torch.tensor(seq, dtype=torch.long) for seq in sequences]
-        self.prompt_length = prompt_length
-
-    def __call__(self, input_ids: torch.LongTensor, scores, **kwargs) -> torch.BoolTensor:
-        done = torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
-        for seq in self.sequences:
-            if input_ids.shape[1] - self.prompt_length >= len(seq):
-                done |= (input_ids[:, -len(seq) :] == seq.to(input_ids.device)).all(dim=1)
-        return done
-
-
-def find_wheel_dir(wheel_dir: str | os.PathLike | None = None) -> tuple[Path | None, str | None]:
-    """The wheel source to score with: `wheel_dir`, else env MER_UNIBENCH_WHEEL_DIR (a folder with the official
-    files or a table .json; checked by the metric) -> (path, None); neither -> (None, None), the metric's bundled
-    table; an unusable source -> (None, why-not): a message for the user, not a crash."""
-    try:
-        from metrics.mer_unibench import ENV_VAR, load_wheels
-    except ImportError as err:
-        return None, f"the MER-UniBench metric package is not importable ({err})"
-    explicit = wheel_dir or os.environ.get(ENV_VAR, "").strip() or None
-    if explicit is None:
-        return None, None
-    try:
-        load_wheels(explicit)
-    except (OSError, ValueError) as err:
-        return None, f"emotion words need a usable emotion-wheel source: {err}"
-    return Path(explicit).expanduser().resolve(), None
-
-
-def load_extractor(wheel_dir: str | os.PathLike | None = None):
-    """(LexiconExtractor, None) or (None, why-not); never raises for an unusable wheel source."""
-    found, why = find_wheel_dir(wheel_dir)
-    if why is not None:
-        return None, why
-    try:
-        from metrics.extraction.lexicon import LexiconExtractor
-    except ImportError as err:
-        return None, f"the lexicon extractor is not importable ({err})"
-    return LexiconExtractor(wheel_dir=found), None
 
 
 def _pick_device_dtype(device, dtype) -> tuple[torch.device, torch.dtype]:

@@ -129,7 +129,7 @@ def _sectors_of(words: list[str], wheel_dir) -> dict[str, dict[int, str | None]]
     from metrics.mer_unibench.wheel import NUM_WHEELS
 
     if wheel_dir is None:  # same choice as the pipeline's extractor: env var, else the bundled table
-        from affectgpt.inference import find_wheel_dir
+        from affectgpt.wheel_source import find_wheel_dir
 
         wheel_dir, why = find_wheel_dir()
         if why is not None:

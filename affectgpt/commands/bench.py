@@ -258,7 +258,7 @@ def run(args: argparse.Namespace) -> int:
     _check(args)
     from affectgpt import bench
     from affectgpt.bench import report
-    from affectgpt.inference import find_wheel_dir
+    from affectgpt.wheel_source import find_wheel_dir
 
     datasets = bench.select_datasets(args.datasets, args.data)
     rows = {name: bench.load_rows(args.data, name, args.limit) for name in datasets}

@@ -33,7 +33,7 @@ class PromptEncoder:
     sampler repeats every row `num_generations` times."""
 
     def __init__(self, processor, task: str = "ovlabel", data_root: str | os.PathLike | None = None):
-        from affectgpt.inference import ClipEncoder
+        from affectgpt.clips import ClipEncoder
 
         self.encoder = ClipEncoder(processor, task=task)
         self.data_root = data_root

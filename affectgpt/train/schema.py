@@ -138,7 +138,7 @@ class CollatorSection:
 @dataclass
 class GRPOSection:  # read only with `method: grpo` (affectgpt.grpo); reward names are checked there
     # Question of the rollouts: the OV-label one, the question `affectgpt bench` asks, so the reward optimises
-    # what the benchmark scores. The prompt is the inference prompt (affectgpt.inference.ClipEncoder).
+    # what the benchmark scores. The prompt is the inference prompt (affectgpt.clips.ClipEncoder).
     task: Literal["ovlabel", "description"] = "ovlabel"
     # Weighted sum of the metrics.rewards functions (AffectGPT-R1 re-implementations: accuracy 1.0, dual 0.6,
     # alignment 0.4, format 0.2). The length penalty lies in [-1, 0]. A reward left out is not computed.
