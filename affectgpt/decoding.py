@@ -1,5 +1,5 @@
 """The pipeline's decoding settings and its stopping rule. The model's generation config stops on the official
-single-token stop words (eos `<|im_end|>`, "###"); `_StopOnIdSequences` stops on the two-token ones."""
+single-token stop words (eos `<|im_end|>`, "###"); `StopOnIdSequences` stops on the two-token ones."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from transformers import StoppingCriteria
 
 from modeling_affectgpt import OFFICIAL_GENERATION_KWARGS
 
-__all__ = ["DECODING"]
+__all__ = ["DECODING", "StopOnIdSequences"]
 
 # Generation settings per decoding name. "official" = the official inference code's sampling settings.
 DECODING: dict[str, dict[str, Any]] = {
@@ -20,7 +20,7 @@ DECODING: dict[str, dict[str, Any]] = {
 }
 
 
-class _StopOnIdSequences(StoppingCriteria):
+class StopOnIdSequences(StoppingCriteria):
     """Per row: stop once the generated ids end with one of `sequences` (the official two-token stop words;
     the single-token ones are eos ids in the generation config). Written here because transformers'
     `StopStringCriteria` matches every spelling of "###" (also " ###", on which the official code goes on) and

@@ -4,7 +4,7 @@ One object shared by `affectgpt describe`, `affectgpt bench` and the Space (cont
 "Inference pipeline"). Generation is batched with left padding, greedy by default; `decoding="official"` is the
 official sampling (T=1.0, top-p 0.9, <=1200 new tokens), seeded here (the official code is not). Stopping and
 answer cleaning are the official ones: the model's generation config stops on the single-token stop words
-(eos `<|im_end|>`, "###"), `_StopOnIdSequences` (affectgpt/decoding.py) on the two-token ones, and the
+(eos `<|im_end|>`, "###"), `StopOnIdSequences` (affectgpt/decoding.py) on the two-token ones, and the
 processor's `batch_decode` cuts the answer as the official post-processing does.
 
 Clip checking and encoding live in affectgpt/clips.py, the wheel and extractor lookup in
@@ -25,7 +25,7 @@ from transformers import StoppingCriteriaList
 
 from affectgpt import EMBEDDED_MODEL_DIR
 from affectgpt.clips import TASKS, ClipEncoder, ClipResult, normalize_clip
-from affectgpt.decoding import DECODING, _StopOnIdSequences
+from affectgpt.decoding import DECODING, StopOnIdSequences
 from affectgpt.errors import PipelineError
 from affectgpt.remote_code import TRUST_REMOTE_CODE_ENV, hub_code_refs, trust_remote_code_from_env
 from affectgpt.wheel_source import find_wheel_dir, load_extractor
@@ -200,7 +200,7 @@ class AffectGPTPipeline:
             kwargs.update(temperature=None, top_p=None, top_k=None)
         # eos/pad come from the model's generation config (the official single-token stop words, pad = eos).
         pairs = [seq for seq in stop_words_ids(self.tokenizer) if len(seq) > 1]
-        kwargs["stopping_criteria"] = StoppingCriteriaList([_StopOnIdSequences(pairs, prompt_length)])
+        kwargs["stopping_criteria"] = StoppingCriteriaList([StopOnIdSequences(pairs, prompt_length)])
         return kwargs
 
     @torch.inference_mode()
