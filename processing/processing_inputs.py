@@ -43,11 +43,13 @@ def unwrap_nested(item: Any, name: str) -> Any:
 def sample_columns(arguments: dict[str, Any], task: str | None) -> tuple[dict[str, list], int]:
     """`{name: value}` for the `SAMPLE_ARGUMENTS` -> (`{name: one entry per sample}`, batch size).
 
-    An argument not given is a column of `None`; with none given, `task` alone makes a batch of one."""
+    An argument that is None is a column of `None`; with none given, `task` alone makes a batch of one."""
+    if set(arguments) != set(SAMPLE_ARGUMENTS):  # the caller's list and this one must not drift apart
+        raise ValueError(f"sample_columns takes exactly {SAMPLE_ARGUMENTS}, got {tuple(arguments)}")
     lists = {}
     batch_size = None
     for name in SAMPLE_ARGUMENTS:
-        lists[name] = per_sample(arguments.get(name), batch_size, name)
+        lists[name] = per_sample(arguments[name], batch_size, name)
         if lists[name] is not None and batch_size is None:
             batch_size = len(lists[name])
     if batch_size is None:
